@@ -1,0 +1,113 @@
+"""Auto-checks for exercises: each computes the answer on the live model and says what to fix.
+
+A check is ``fn(answer: str, **args) -> CheckResult``; walkthrough YAML names it in
+``exercise.check.fn`` with its ``args``. No Streamlit here.
+"""
+
+from __future__ import annotations
+
+import inspect
+import re
+from dataclasses import dataclass
+from typing import Callable
+
+import torch
+
+from app import zoo
+from app.analysis import circuits
+from app.training.measure import head_label
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    correct: bool
+    feedback: str
+
+
+_HEAD = re.compile(r"^\s*(?:l(?:ayer)?\s*)?(\d+)\s*(?:[.,:/\s]|h(?:ead)?)\s*(?:h(?:ead)?\s*)?(\d+)\s*$", re.I)
+
+
+def parse_head(answer: str) -> tuple[int, int] | None:
+    """'L0H3', 'l0h3', '0.3', '0,3', 'layer 0 head 3' -> (0, 3); anything else -> None."""
+    m = _HEAD.match(answer or "")
+    return (int(m.group(1)), int(m.group(2))) if m else None
+
+
+def _check_head(answer: str, scores: torch.Tensor, what: str, where: str) -> CheckResult:
+    """Compare a head answer with the argmax of ``scores`` (n_layers, n_heads)."""
+    parsed = parse_head(answer)
+    if parsed is None:
+        return CheckResult(False, "Write a head as L<layer>H<head>, for example L0H3.")
+    layer, head = parsed
+    n_layers, n_heads = scores.shape
+    if not (0 <= layer < n_layers and 0 <= head < n_heads):
+        return CheckResult(False, f"L{layer}H{head} does not exist: layers 0..{n_layers - 1}, heads 0..{n_heads - 1}.")
+    best = divmod(int(scores.argmax()), n_heads)
+    got, top = float(scores[layer, head]), float(scores.max())
+    if (layer, head) == best:
+        return CheckResult(True, f"Correct: {head_label(*best)} has the highest {what} ({top:.3f}).")
+    return CheckResult(False, f"{head_label(layer, head)} has {what} {got:.3f}, but another head reaches {top:.3f}. {where}")
+
+
+def top_copying_head(answer: str, model: str) -> CheckResult:
+    """Which head has the highest OV copying score?"""
+    with zoo.use(model) as m:
+        scores = circuits.copying_scores(m)
+    return _check_head(answer, scores, "copying score", "Look for the brightest cell of the copying-score heatmap.")
+
+
+def strongest_k_composition(answer: str, model: str = "attn-only-2l") -> CheckResult:
+    """Which layer-1 head K-composes most strongly with any layer-0 head?"""
+    with zoo.use(model) as m:
+        k = circuits.composition_scores(m, "K")  # (H0, H1)
+    per_l1 = torch.zeros(2, k.shape[1])
+    per_l1[1] = k.max(dim=0).values  # the answer is a layer-1 head
+    per_l1[0] = -1.0
+    parsed = parse_head(answer)
+    if parsed and parsed[0] == 0:
+        return CheckResult(False, "K-composition reads a layer-0 head's output in a layer-1 head's keys: the answer is a layer-1 head (L1H?).")
+    return _check_head(answer, per_l1, "K-composition", "Find the brightest column of the K-composition heatmap.")
+
+
+def direct_path_top(answer: str, model: str, token: str) -> CheckResult:
+    """What does the direct path predict most strongly after ``token``?"""
+    with zoo.use(model) as m:
+        tok_id = int(m.to_tokens(token, prepend_bos=False)[0, 0])
+        logits = m.W_E[tok_id] @ m.W_U
+        best = int(logits.argmax())
+        best_str = m.to_string(torch.tensor([best]))
+    if not answer:
+        return CheckResult(False, "Type the token, including a leading space if it has one.")
+    if answer == best_str or answer.strip() == best_str.strip():
+        return CheckResult(True, f"Correct: {best_str!r} (logit {float(logits[best]):.2f}).")
+    return CheckResult(False, f"Not the top one. Set the direct-path widget's token to {token!r} and read the first bar.")
+
+
+CHECKS: dict[str, Callable[..., CheckResult]] = {
+    "top_copying_head": top_copying_head,
+    "strongest_k_composition": strongest_k_composition,
+    "direct_path_top": direct_path_top,
+}
+
+
+def validate_args(fn: str, args: dict) -> str | None:
+    """A message if ``args`` do not fit the check's signature (or name unknown models), else None."""
+    sig = inspect.signature(CHECKS[fn])
+    params = [p for p in sig.parameters if p != "answer"]
+    unknown = set(args) - set(params)
+    if unknown:
+        return f"unknown args {sorted(unknown)} for check {fn!r}; it takes {params}"
+    missing = [p for p in params if sig.parameters[p].default is inspect.Parameter.empty and p not in args]
+    if missing:
+        return f"check {fn!r} needs args {missing}"
+    if "model" in args and args["model"] not in zoo.names():
+        return f"unknown model {args['model']!r}; valid models: {', '.join(zoo.names())}"
+    return None
+
+
+def run_check(fn: str, answer: str, args: dict) -> CheckResult:
+    """Run a registered check; an answer the check cannot parse gets feedback, never an exception."""
+    try:
+        return CHECKS[fn](answer[:200], **args)
+    except (ValueError, KeyError, IndexError) as err:
+        return CheckResult(False, f"Could not check that answer: {err}")

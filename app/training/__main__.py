@@ -1,0 +1,38 @@
+"""``python -m app.training NAME [--steps N] [--out DIR] [--device cpu|cuda] [--threads T]``."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import torch
+
+from app.training import recipes
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m app.training", description=__doc__)
+    parser.add_argument("name", help=f"one of: {', '.join(sorted(recipes.RECIPES))}")
+    parser.add_argument("--steps", type=int, help="override the recipe's step count (smoke tests)")
+    parser.add_argument("--out", type=Path, help="output folder (default models/NAME)")
+    parser.add_argument("--device", help="cpu or cuda (default: cuda when present)")
+    parser.add_argument("--threads", type=int, default=2, help="torch CPU threads (default 2)")
+    parser.add_argument("--max-chars", type=int, help="cap the corpus size (smoke tests)")
+    args = parser.parse_args(argv)
+    overrides = {"steps": args.steps} if args.steps else {}
+    try:
+        recipe = recipes.get(args.name, **overrides)
+    except (KeyError, TypeError) as err:
+        parser.error(str(err).strip("'\""))
+    from app import zoo  # sets torch's threads to the app's default; the recipe sets its own below
+    from app.training.text_lm import train
+
+    torch.set_num_threads(args.threads)
+
+    out = args.out or zoo.MODELS_DIR / args.name
+    metrics = train(recipe, out, device=args.device, max_chars=args.max_chars)
+    print(f"wrote {out}: val loss {metrics['loss']:.3f} in {metrics['training']['seconds']:.0f}s")
+
+
+if __name__ == "__main__":
+    main()

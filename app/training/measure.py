@@ -1,0 +1,46 @@
+"""The measured properties a model card reports and the tests assert."""
+
+from __future__ import annotations
+
+import torch
+
+from app.analysis import circuits, heads
+
+REPEAT_HALF_LEN = 50
+REPEAT_BATCH = 8
+
+
+def head_label(layer: int, head: int) -> str:
+    """'L{layer}H{head}', the label used in metrics, tables and exercise answers."""
+    return f"L{layer}H{head}"
+
+
+def _per_head(t: torch.Tensor) -> dict[str, float]:
+    return {head_label(l, h): round(float(t[l, h]), 4) for l in range(t.shape[0]) for h in range(t.shape[1])}
+
+
+def measure(model, eval_tokens: torch.Tensor) -> dict:
+    """Loss on the shipped eval windows, per-head copying / previous-token / induction scores,
+    repeated-token losses, and (2+ layers) the strongest K-composition pair."""
+    with torch.no_grad():
+        loss = float(model(eval_tokens, return_type="loss"))
+    toks = heads.repeated_tokens(model.cfg.d_vocab, REPEAT_HALF_LEN, REPEAT_BATCH, seed=0)
+    scores = heads.head_scores(model, toks, REPEAT_HALF_LEN)
+    first, second = heads.repeat_losses(model, REPEAT_HALF_LEN, REPEAT_BATCH, seed=0)
+    out = {
+        "loss": round(loss, 4),
+        "copying_score": _per_head(circuits.copying_scores(model)),
+        "previous_token_score": _per_head(scores.previous_token),
+        "induction_score": _per_head(scores.induction),
+        "repeat_loss_first_half": round(first, 4),
+        "repeat_loss_second_half": round(second, 4),
+    }
+    if model.cfg.n_layers >= 2:
+        k = circuits.composition_scores(model, "K")  # (H0, H1)
+        src, dst = divmod(int(k.argmax()), k.shape[1])
+        out["k_composition_max"] = {
+            "pair": [head_label(0, src), head_label(1, dst)],
+            "score": round(float(k.max()), 4),
+            "random_baseline": round(circuits.random_composition_baseline(model), 4),
+        }
+    return out

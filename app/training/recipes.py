@@ -1,0 +1,65 @@
+"""Typed recipe defaults and the named recipes that override them.
+
+``python -m app.training NAME`` rebuilds ``models/NAME`` from the recipe of that name.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields, replace
+
+
+@dataclass(frozen=True)
+class TextLMRecipe:
+    """A small attention-only language model trained on the standard-library corpus."""
+
+    name: str
+    n_layers: int = 1
+    d_model: int = 128
+    n_heads: int = 8
+    d_head: int = 16
+    n_ctx: int = 256
+    d_vocab: int = 2048
+    attn_only: bool = True
+    normalization_type: str | None = None  # no LayerNorm: the path expansion is exact
+    positional_embedding_type: str = "standard"
+    batch_size: int = 8
+    steps: int = 2000
+    lr: float = 1e-3
+    weight_decay: float = 0.05
+    warmup_steps: int = 100
+    eval_every: int = 50
+    seed: int = 0
+
+    def bridge_config(self) -> dict:
+        """The ``TransformerBridgeConfig`` fields saved to ``config.json``."""
+        return dict(
+            model_name=self.name,
+            n_layers=self.n_layers,
+            d_model=self.d_model,
+            n_heads=self.n_heads,
+            d_head=self.d_head,
+            n_ctx=self.n_ctx,
+            d_vocab=self.d_vocab,
+            attn_only=self.attn_only,
+            normalization_type=self.normalization_type,
+            positional_embedding_type=self.positional_embedding_type,
+            act_fn="relu",
+            seed=self.seed,
+        )
+
+
+RECIPES: dict[str, TextLMRecipe] = {
+    "attn-only-1l": TextLMRecipe("attn-only-1l", n_layers=1),
+    "attn-only-2l": TextLMRecipe("attn-only-2l", n_layers=2, steps=2500),
+}
+
+
+def get(name: str, **overrides) -> TextLMRecipe:
+    """The named recipe with ``overrides`` applied; unknown names or keys are errors."""
+    if name not in RECIPES:
+        raise KeyError(f"unknown recipe {name!r}; valid recipes: {', '.join(sorted(RECIPES))}")
+    valid = {f.name for f in fields(TextLMRecipe)}
+    unknown = set(overrides) - valid
+    if unknown:
+        raise TypeError(f"unknown recipe keys {sorted(unknown)}; valid keys: {', '.join(sorted(valid))}")
+    return replace(RECIPES[name], **overrides)

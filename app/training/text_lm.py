@@ -1,0 +1,100 @@
+"""Recipe runner for the small text models: tokenizer, training loop, save.
+
+Seeded; CPU by default, CUDA when present (same code path). Writes
+``config.json``, ``model.safetensors``, ``tokenizer.json``, ``eval_tokens.safetensors``,
+``metrics.json`` and ``card.md`` into the output folder.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import platform
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from safetensors.torch import save_file
+from tqdm import tqdm
+
+from app import zoo
+from app.tasks import code_corpus
+from app.training.card import render_card
+from app.training.measure import measure
+from app.training.recipes import TextLMRecipe
+
+N_EVAL_WINDOWS = 32
+
+
+def _lr_at(step: int, recipe: TextLMRecipe) -> float:
+    """Linear warm-up, then cosine decay to 10% of the peak."""
+    if step < recipe.warmup_steps:
+        return recipe.lr * (step + 1) / recipe.warmup_steps
+    frac = (step - recipe.warmup_steps) / max(1, recipe.steps - recipe.warmup_steps)
+    return recipe.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * frac)))
+
+
+def train(recipe: TextLMRecipe, out_dir: Path, device: str | None = None, max_chars: int | None = None) -> dict:
+    """Train ``recipe`` and write the model folder; returns the metrics written."""
+    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    torch.manual_seed(recipe.seed)
+    rng = np.random.default_rng(recipe.seed)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    started = time.time()
+
+    train_texts = code_corpus.read_texts("train", max_chars=max_chars)
+    val_texts = code_corpus.read_texts("val", max_chars=max_chars)
+    tok = code_corpus.train_tokenizer(train_texts, recipe.d_vocab)
+    tok.save(str(out_dir / "tokenizer.json"))
+    train_stream = code_corpus.encode_stream(tok, train_texts)
+    val_stream = code_corpus.encode_stream(tok, val_texts)
+    eval_tokens = torch.from_numpy(
+        code_corpus.sample_windows(val_stream, N_EVAL_WINDOWS, recipe.n_ctx, np.random.default_rng(recipe.seed + 1))
+    )  # (N_EVAL_WINDOWS, n_ctx)
+    save_file({"tokens": eval_tokens.to(torch.int32).contiguous()}, out_dir / "eval_tokens.safetensors")
+
+    model = zoo.build(recipe.bridge_config(), zoo.hf_tokenizer(tok), device=device)
+    model.train()
+    opt = torch.optim.AdamW(model.parameters(), lr=recipe.lr, weight_decay=recipe.weight_decay, betas=(0.9, 0.98))
+    curve = []
+    bar = tqdm(range(recipe.steps), desc=recipe.name)
+    for step in bar:
+        for group in opt.param_groups:
+            group["lr"] = _lr_at(step, recipe)
+        batch = torch.from_numpy(code_corpus.sample_windows(train_stream, recipe.batch_size, recipe.n_ctx, rng)).to(device)
+        loss = model(batch, return_type="loss")
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        if step % recipe.eval_every == 0 or step == recipe.steps - 1:
+            model.eval()
+            with torch.no_grad():
+                val = float(model(eval_tokens.to(device), return_type="loss"))
+            model.train()
+            curve.append({"step": step, "train_loss": loss.item(), "val_loss": val})
+            bar.set_postfix(train=f"{loss.item():.3f}", val=f"{val:.3f}")
+    seconds = time.time() - started
+
+    model.eval()
+    model = model.to("cpu")
+    state = {k: v.detach().contiguous() for k, v in model.state_dict().items()}
+    save_file(state, out_dir / "model.safetensors")
+    (out_dir / "config.json").write_text(json.dumps(recipe.bridge_config(), indent=2) + "\n")
+    metrics = measure(model, eval_tokens)
+    metrics["training"] = {
+        "seconds": round(seconds, 1),
+        "device": device if device == "cpu" else torch.cuda.get_device_name(),
+        "cpu": platform.processor() or platform.machine(),
+        "torch_threads": torch.get_num_threads(),
+        "steps": recipe.steps,
+        "batch_size": recipe.batch_size,
+        "tokens_seen": recipe.steps * recipe.batch_size * recipe.n_ctx,
+        "train_tokens_in_corpus": int(len(train_stream)),
+        "python": platform.python_version(),
+        "curve": curve,
+    }
+    (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=1) + "\n")
+    (out_dir / "card.md").write_text(render_card(recipe.bridge_config(), metrics))
+    return metrics

@@ -1,0 +1,1 @@
+"""Streamlit UI: renderer, widgets and helpers. The only package that imports Streamlit."""

@@ -1,0 +1,63 @@
+"""circuitsvis views rendered from the package's bundled JavaScript, never its CDN.
+
+``circuitsvis``' own ``local_src`` inlines the 1.3 MB bundle into every figure and
+``str()`` imports from unpkg.com. We copy the bundle once into ``static/`` (served by
+Streamlit's static file serving at ``/app/static/``) and emit a small HTML document per
+figure that loads it by URL, so the browser fetches and caches it once per page.
+Props go into a JSON literal with ``<``, ``>``, ``&`` escaped, so user text in tokens
+can never close the script tag.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import shutil
+import uuid
+from pathlib import Path
+
+import circuitsvis
+import streamlit as st
+from circuitsvis.utils.convert_props import convert_props
+
+STATIC_DIR = Path(__file__).resolve().parent.parent.parent / "static"
+BUNDLE_NAME = f"circuitsvis-{circuitsvis.__version__}.js"
+BUNDLE_URL = f"/app/static/{BUNDLE_NAME}"
+
+
+def ensure_bundle() -> Path:
+    """Copy the package's bundle into static/ once (idempotent)."""
+    src = Path(circuitsvis.__file__).parent / "dist" / "cdn" / "iife.js"
+    dst = STATIC_DIR / BUNDLE_NAME
+    if not dst.is_file() or dst.stat().st_size != src.stat().st_size:
+        STATIC_DIR.mkdir(exist_ok=True)
+        tmp = dst.with_suffix(".tmp")
+        shutil.copyfile(src, tmp)
+        tmp.replace(dst)
+    return dst
+
+
+def safe_json(props: dict) -> str:
+    """JSON that is safe inside <script>: no '<', '>', '&', or line separators unescaped."""
+    text = json.dumps(props, ensure_ascii=False)
+    for ch, esc in (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026"), ("\u2028", "\\u2028"), ("\u2029", "\\u2029")):
+        text = text.replace(ch, esc)
+    return text
+
+
+def view_html(component: str, **props) -> str:
+    """A standalone HTML document rendering one circuitsvis React component."""
+    div = "cv-" + uuid.uuid4().hex[:12]
+    payload = safe_json(json.loads(convert_props(props)))
+    return (
+        "<!doctype html><html><head><meta charset='utf-8'>"
+        f"<script src='{html.escape(BUNDLE_URL)}'></script></head><body style='margin:0'>"
+        f"<div id='{div}'></div><script>CircuitsVis.render('{div}', CircuitsVis.{component}, {payload});</script>"
+        "</body></html>"
+    )
+
+
+def show(component: str, height: int = 500, **props) -> None:
+    """Render a circuitsvis component in an iframe."""
+    ensure_bundle()
+    st.iframe(view_html(component, **props), height=height)

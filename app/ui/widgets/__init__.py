@@ -1,0 +1,12 @@
+"""Widget name -> UI function. Names match ``app.widgets.REGISTRY`` (a test keeps them in step)."""
+
+from app.ui.widgets import framework
+
+UI = {
+    "direct_path": framework.direct_path_ui,
+    "attention": framework.attention_ui,
+    "circuit": framework.circuit_ui,
+    "copying_scores": framework.copying_scores_ui,
+    "skip_trigrams": framework.skip_trigrams_ui,
+    "composition": framework.composition_ui,
+}

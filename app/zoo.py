@@ -1,0 +1,134 @@
+"""The model zoo: one registry of named models shipped in ``models/<name>/``.
+
+``load(name)`` returns an eval-mode TransformerLens ``TransformerBridge`` booted
+natively from ``config.json`` (the ``TransformerBridgeConfig`` fields) and
+``model.safetensors`` (+ ``tokenizer.json``), built once per process.
+
+A loaded model is shared by every session and thread. TransformerLens hooks on a
+shared bridge are not thread-safe (measured: 75 of 80 hooked runs from 8 threads came
+back wrong), so every forward pass that may add hooks or read a cache goes through
+``with zoo.use(name) as model:``, which holds that model's lock.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+import torch
+from safetensors.torch import load_file
+
+MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
+
+# Set deliberately: for these tiny models one thread beat two by 2-40x on the shared
+# 2-core machines (bench/threads.py measures it).
+TORCH_THREADS = 1
+torch.set_num_threads(TORCH_THREADS)
+
+_models: dict[str, object] = {}
+_locks: dict[str, threading.RLock] = {}
+_registry_lock = threading.Lock()
+
+
+class UnknownModelError(KeyError):
+    """Raised for a model name that is not in ``models/``."""
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return self.args[0]
+
+
+def names() -> list[str]:
+    """Every shipped model, sorted."""
+    return sorted(p.name for p in MODELS_DIR.iterdir() if (p / "config.json").is_file())
+
+
+def model_dir(name: str) -> Path:
+    """The folder of a registered model; the name never becomes a path unless it is registered."""
+    valid = names()
+    if name not in valid:
+        raise UnknownModelError(f"unknown model {name!r}; valid models: {', '.join(valid)}")
+    return MODELS_DIR / name
+
+
+def config(name: str) -> dict:
+    """The model's ``TransformerBridgeConfig`` fields, read from ``config.json`` (no weights)."""
+    return json.loads((model_dir(name) / "config.json").read_text())
+
+
+def card(name: str) -> str:
+    """The model card (Markdown)."""
+    return (model_dir(name) / "card.md").read_text()
+
+
+def metrics(name: str) -> dict:
+    """The measured properties in ``metrics.json``."""
+    return json.loads((model_dir(name) / "metrics.json").read_text())
+
+
+def hf_tokenizer(tokenizer):
+    """Wrap a ``tokenizers.Tokenizer`` so TransformerLens can use it (adds BOS)."""
+    from transformers import PreTrainedTokenizerFast
+
+    from app.tasks.code_corpus import BOS, PAD, UNK
+
+    hf = PreTrainedTokenizerFast(tokenizer_object=tokenizer, add_bos_token=True, bos_token=BOS, pad_token=PAD, unk_token=UNK)
+    hf.init_kwargs["name_or_path"] = ""
+    return hf
+
+
+def build(cfg_fields: dict, tokenizer=None, device: str | None = None):
+    """A freshly initialised bridge for the given config fields (used by recipes and ``load``)."""
+    from transformer_lens.config import TransformerBridgeConfig
+    from transformer_lens.model_bridge import TransformerBridge
+
+    cfg = TransformerBridgeConfig(**cfg_fields)
+    return TransformerBridge.boot_native(cfg, tokenizer=tokenizer, device=device)
+
+
+def _load_uncached(name: str):
+    from tokenizers import Tokenizer
+
+    folder = model_dir(name)
+    tok_path = folder / "tokenizer.json"
+    tokenizer = hf_tokenizer(Tokenizer.from_file(str(tok_path))) if tok_path.is_file() else None
+    model = build(config(name), tokenizer)
+    model.load_state_dict(load_file(folder / "model.safetensors"), strict=True)
+    model.eval()
+    for p in model.parameters():
+        p.requires_grad_(False)
+    return model
+
+
+def load(name: str):
+    """The shared eval-mode bridge for ``name`` (built on first use, then cached)."""
+    with _registry_lock:
+        if name not in _models:
+            _models[name] = _load_uncached(name)
+            _locks[name] = threading.RLock()
+        return _models[name]
+
+
+def lock(name: str) -> threading.RLock:
+    """The per-model lock that serialises hooked runs on the shared bridge."""
+    load(name)
+    return _locks[name]
+
+
+@contextmanager
+def use(name: str) -> Iterator[object]:
+    """Hold ``name``'s lock for the duration of a (possibly hooked) run."""
+    model = load(name)
+    with _locks[name]:
+        try:
+            yield model
+        finally:
+            # A hook must never outlive the call that added it.
+            model.reset_hooks()
+
+
+def loaded() -> list[str]:
+    """Names loaded in this process so far (the load bench counts model loads with it)."""
+    return sorted(_models)

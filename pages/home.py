@@ -1,0 +1,3 @@
+from app.ui.catalog import catalog_ui
+
+catalog_ui()

@@ -1,0 +1,19 @@
+"""Interp Reader: navigation built from content/index.yaml; Home is the catalogue."""
+
+import streamlit as st
+
+from app.ui import cvis
+from app.ui.catalog import PAGES_DIR, entries, page_file
+
+st.set_page_config(page_title="Interp Reader", page_icon="🔬", layout="wide")
+cvis.ensure_bundle()
+
+pages = [st.Page("pages/home.py", title="Home", icon="🏠", default=True)]
+try:
+    for item in entries():
+        if item["status"] == "live" and page_file(item["id"]).is_file():
+            pages.append(st.Page(str(page_file(item["id"]).relative_to(PAGES_DIR.parent)), title=item["title"],
+                                 url_path=item["id"].replace("-", "_"), icon="📖"))
+except Exception:  # a broken index still leaves Home, which explains the problem
+    pass
+st.navigation(pages).run()
