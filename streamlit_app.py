@@ -11,7 +11,7 @@ cvis.ensure_bundle()
 pages = [st.Page("pages/home.py", title="Home", icon="🏠", default=True)]
 try:
     for item in entries():
-        if item["status"] == "live" and page_file(item["id"]).is_file():
+        if item["status"] in ("live", "broken") and page_file(item["id"]).is_file():
             pages.append(st.Page(str(page_file(item["id"]).relative_to(PAGES_DIR.parent)), title=item["title"],
                                  url_path=item["id"].replace("-", "_"), icon="📖"))
 except Exception:  # a broken index still leaves Home, which explains the problem

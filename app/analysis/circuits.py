@@ -56,6 +56,7 @@ def qk_circuit(model, layer: int, head: int) -> FactoredMatrix:
     return FactoredMatrix(model.W_E @ model.W_Q[layer, head], model.W_K[layer, head].T @ model.W_E.T) * (1 / scale)
 
 
+@torch.no_grad()
 def top_in_row(circuit: FactoredMatrix, row: int, k: int) -> TokenScores:
     """The ``k`` largest entries of one row of a vocab x vocab circuit."""
     values = (circuit.A[row] @ circuit.B)  # (V,)
@@ -63,6 +64,7 @@ def top_in_row(circuit: FactoredMatrix, row: int, k: int) -> TokenScores:
     return TokenScores(top.indices.tolist(), top.values.tolist())
 
 
+@torch.no_grad()
 def top_pairs(circuit: FactoredMatrix, k: int, exclude: set[int] = frozenset()) -> TokenPairs:
     """The ``k`` largest entries of the whole circuit, skipping rows/columns in ``exclude``."""
     full = circuit.AB.clone()  # (V, V): 16 MB at V = 2048
@@ -75,11 +77,13 @@ def top_pairs(circuit: FactoredMatrix, k: int, exclude: set[int] = frozenset()) 
     return TokenPairs((top.indices // n_cols).tolist(), (top.indices % n_cols).tolist(), top.values.tolist())
 
 
+@torch.no_grad()
 def block(circuit: FactoredMatrix, rows: list[int], cols: list[int]) -> torch.Tensor:
     """A (len(rows), len(cols)) block of the circuit, computed without the full matrix."""
     return circuit.A[rows] @ circuit.B[:, cols]
 
 
+@torch.no_grad()
 def ov_eigenvalues(model, layer: int, head: int) -> torch.Tensor:
     """Non-zero eigenvalues of the full OV circuit (complex, length d_head)."""
     return ov_circuit(model, layer, head).eigenvalues
@@ -93,6 +97,7 @@ def copying_score(eigenvalues: torch.Tensor) -> float:
     return float(eigenvalues.sum().real / eigenvalues.abs().sum())
 
 
+@torch.no_grad()
 def copying_scores(model) -> torch.Tensor:
     """(n_layers, n_heads) copying score of every head's direct OV circuit."""
     cfg = model.cfg
@@ -101,6 +106,7 @@ def copying_scores(model) -> torch.Tensor:
     )
 
 
+@torch.no_grad()
 def composition_scores(model, mode: str) -> torch.Tensor:
     """(n_heads, n_heads) Q/K/V-composition of layer-0 heads (rows) into layer-1 heads (cols).
 
@@ -114,13 +120,14 @@ def composition_scores(model, mode: str) -> torch.Tensor:
     return scores[0, :, 1, :].detach()
 
 
+@torch.no_grad()
 def random_composition_baseline(model, n_samples: int = 200, seed: int = 0) -> float:
     """Mean composition score of random Gaussian matrices with the model's shapes.
 
     The framework paper compares scores against this baseline, which is far from zero
     when d_head is small relative to d_model.
     """
-    from transformer_lens.utils import composition_scores as tl_composition_scores
+    from transformer_lens.utilities import composition_scores as tl_composition_scores
 
     g = torch.Generator().manual_seed(seed)
     d, dh = model.cfg.d_model, model.cfg.d_head

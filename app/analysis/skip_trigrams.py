@@ -27,6 +27,7 @@ class SkipTrigram:
     ov_logits: list[float]  # their direct OV logits
 
 
+@torch.no_grad()
 def skip_trigrams(model, tokens: torch.Tensor, position: int, k: int, layer: int = 0) -> list[SkipTrigram]:
     """The top-``k`` attended sources per head at ``position`` and what each one predicts.
 

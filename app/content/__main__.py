@@ -6,7 +6,7 @@ import json
 import sys
 from pathlib import Path
 
-from app.content.loader import CONTENT_DIR, check_all
+from app.content.loader import check_all, content_root
 from app.content.schema import Walkthrough
 
 
@@ -17,7 +17,7 @@ def main(argv: list[str]) -> int:
     if argv[0] == "schema":
         print(json.dumps(Walkthrough.model_json_schema(), indent=2))
         return 0
-    content_dir = Path(argv[1]) if len(argv) > 1 else CONTENT_DIR
+    content_dir = Path(argv[1]) if len(argv) > 1 else content_root()
     errors = check_all(content_dir)
     for err in errors:
         print(err)

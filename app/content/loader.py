@@ -7,6 +7,7 @@ every model is in the zoo, and that every exercise check is registered.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,6 +17,12 @@ from pydantic import ValidationError
 from app.content.schema import Index, Walkthrough
 
 CONTENT_DIR = Path(__file__).resolve().parent.parent.parent / "content"
+
+
+def content_root() -> Path:
+    """content/, or $INTERP_READER_CONTENT (for authors previewing a draft folder, and tests)."""
+    env = os.environ.get("INTERP_READER_CONTENT")
+    return Path(env) if env else CONTENT_DIR
 
 
 @dataclass(frozen=True)
@@ -156,8 +163,9 @@ def load_walkthrough(path: Path) -> Walkthrough:
     return wt
 
 
-def load_index(content_dir: Path = CONTENT_DIR) -> Index:
+def load_index(content_dir: Path | None = None) -> Index:
     """The catalogue index (content/index.yaml)."""
+    content_dir = content_dir or content_root()
     path = content_dir / "index.yaml"
     data, index = read_yaml(path)
     try:
@@ -175,12 +183,13 @@ def load_index(content_dir: Path = CONTENT_DIR) -> Index:
     return idx
 
 
-def walkthrough_path(wid: str, content_dir: Path = CONTENT_DIR) -> Path:
-    return content_dir / f"{wid}.yaml"
+def walkthrough_path(wid: str, content_dir: Path | None = None) -> Path:
+    return (content_dir or content_root()) / f"{wid}.yaml"
 
 
-def check_all(content_dir: Path = CONTENT_DIR) -> list[ContentError]:
+def check_all(content_dir: Path | None = None) -> list[ContentError]:
     """Every problem in every YAML file under ``content_dir``."""
+    content_dir = content_dir or content_root()
     errors: list[ContentError] = []
     try:
         load_index(content_dir)

@@ -1,0 +1,65 @@
+"""Small pure units: head parsing, prompt cleaning, script-safe JSON, widget params."""
+
+import json
+
+import pytest
+from pydantic import ValidationError
+
+from app import widgets
+from app.exercises import parse_head, validate_args
+from app.prompts import clean, token_label
+from app.ui.cvis import safe_json, view_html
+
+
+@pytest.mark.parametrize("text,want", [("L0H3", (0, 3)), ("l1h7", (1, 7)), ("0.3", (0, 3)), ("1, 2", (1, 2)),
+                                       ("layer 1 head 4", (1, 4)), ("L1 H2", (1, 2)), ("head", None), ("", None), ("L0", None)])
+def test_parse_head(text, want):
+    assert parse_head(text) == want
+
+
+def test_clean_removes_controls_and_caps():
+    text, notes = clean("a\x00b\tc\n" + "x" * 3000)
+    assert "\x00" not in text and "\t" in text and len(text) == 2000
+    assert any("control" in n for n in notes) and any("2000" in n for n in notes)
+    kept, notes = clean("\u202eabc\u200d😀")
+    assert kept == "\u202eabc\u200d😀" and notes == []
+
+
+def test_token_label():
+    assert token_label(" self") == "·self" and token_label("\n") == "\\n" and token_label("") == "∅"
+
+
+def test_safe_json_cannot_close_script():
+    s = safe_json({"tokens": ["</script><script>alert(1)</script>", "a&b", "\u2028"]})
+    assert "<" not in s and ">" not in s and "&" not in s and "\u2028" not in s
+    assert json.loads(s)["tokens"][0] == "</script><script>alert(1)</script>"
+    page = view_html("AttentionPatterns", tokens=["</script>"], attention=[[1.0]])
+    assert page.count("</script>") == 2 and "unpkg" not in page and "/app/static/circuitsvis-" in page
+
+
+def test_widget_params_validate_ranges_and_models():
+    with pytest.raises(ValidationError, match="out of range"):
+        widgets.CircuitParams(model="attn-only-1l", layer=1)
+    with pytest.raises(ValidationError, match="valid models"):
+        widgets.CircuitParams(model="../x")
+    with pytest.raises(ValidationError, match="two layers"):
+        widgets.CompositionParams(model="attn-only-1l")
+    p = widgets.CircuitParams(model="attn-only-2l", layer=1, head=7)
+    assert widgets.CircuitParams.model_validate(p.model_dump()) == p
+    assert "FactoredMatrix" in p.code() and "models/attn-only-2l" in p.code()
+
+
+def test_every_widget_has_a_ui_and_code():
+    from app.ui.widgets import UI
+
+    assert set(UI) == set(widgets.REGISTRY)
+    for cls in widgets.REGISTRY.values():
+        defaults = {"model": "attn-only-2l"}
+        code = cls.model_validate(defaults).code()
+        compile(code, "<show code>", "exec")
+
+
+def test_check_args_validation():
+    assert validate_args("top_copying_head", {"model": "attn-only-1l"}) is None
+    assert "needs args" in validate_args("direct_path_top", {"model": "attn-only-1l"})
+    assert "unknown args" in validate_args("top_copying_head", {"model": "attn-only-1l", "x": 1})
