@@ -25,6 +25,7 @@ from transformer_lens.model_bridge import TransformerBridge
 folder = "models/{model}"
 tok = PreTrainedTokenizerFast(tokenizer_object=Tokenizer.from_file(f"{{folder}}/tokenizer.json"),
     add_bos_token=True, bos_token="<|bos|>", pad_token="<|pad|>", unk_token="<|unk|>")
+tok.init_kwargs["name_or_path"] = ""  # TransformerLens expects this key on an in-memory tokenizer
 cfg = TransformerBridgeConfig(**json.load(open(f"{{folder}}/config.json")))
 model = TransformerBridge.boot_native(cfg, tokenizer=tok)
 model.load_state_dict(load_file(f"{{folder}}/model.safetensors"))

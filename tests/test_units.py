@@ -63,3 +63,21 @@ def test_check_args_validation():
     assert validate_args("top_copying_head", {"model": "attn-only-1l"}) is None
     assert "needs args" in validate_args("direct_path_top", {"model": "attn-only-1l"})
     assert "unknown args" in validate_args("top_copying_head", {"model": "attn-only-1l", "x": 1})
+
+
+def test_show_code_reproduces_the_figure(root, monkeypatch):
+    """The direct-path snippet, run outside the app, gives the numbers the widget shows."""
+    import torch
+
+    from app import zoo
+    from app.analysis import circuits
+
+    monkeypatch.chdir(root)
+    params = widgets.DirectPathParams(model="attn-only-1l", token=" self", k=5)
+    scope: dict = {}
+    exec(params.code(), scope)
+    with zoo.use("attn-only-1l") as model:
+        tok = int(model.to_tokens(" self", prepend_bos=False)[0, 0])
+        want = circuits.top_in_row(circuits.direct_path(model), tok, 5)
+    assert scope["top"].indices.tolist() == want.ids
+    assert torch.allclose(scope["top"].values, torch.tensor(want.scores), atol=1e-5)

@@ -43,19 +43,19 @@ def catalog_ui() -> None:
     try:
         items = entries()
     except ContentErrors as err:
-        st.error(f"The catalogue index is broken: {err}", icon="🧩")
+        st.error(f"The catalogue index is broken: {err}", icon=":material/error:")
         return
     cols = st.columns(2)
     for i, item in enumerate(items):
         p = item["paper"]
         with cols[i % 2].container(border=True):
-            badge = {"live": "🟢 live", "planned": "⚪ planned", "broken": "🔴 content error"}[item["status"]]
+            badge = {"live": ":green[**live**]", "planned": ":gray[planned]", "broken": ":red[content error]"}[item["status"]]
             st.subheader(item["title"] or item["id"])
             if p is not None:
                 st.caption(f"{p.authors} · {p.year} · [paper]({p.url})")
             st.markdown(item["summary"] or "")
             st.caption(f"{badge} · models: {', '.join(item['models']) or '—'}")
             if item["status"] == "live" and page_file(item["id"]).is_file():
-                st.page_link(str(page_file(item["id"]).relative_to(PAGES_DIR.parent)), label="Open the walkthrough", icon="📖")
+                st.page_link(str(page_file(item["id"]).relative_to(PAGES_DIR.parent)), label="Open the walkthrough", icon=":material/menu_book:")
             elif item["error"]:
                 st.error(item["error"])

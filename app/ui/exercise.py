@@ -14,7 +14,7 @@ def exercise_ui(key: str, ex: Exercise) -> None:
         shown_key = f"{key}.hints_shown"
         shown = st.session_state.get(shown_key, 0)
         for i, hint in enumerate(ex.hints[:shown]):
-            st.info(f"Hint {i + 1}: {hint}", icon="💡")
+            st.info(f"Hint {i + 1}: {hint}", icon=":material/lightbulb:")
         cols = st.columns([3, 1, 1])
         if ex.check is not None:
             answer = cols[0].text_input(ex.answer_label, key=f"{key}.answer", max_chars=200)

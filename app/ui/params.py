@@ -37,14 +37,14 @@ def from_url(key: str, defaults: P) -> P:
     url = {f: st.query_params[state_key(key, f)] for f in fields if state_key(key, f) in st.query_params}
     unknown = [k for k in st.query_params if k.startswith(key + ".") and k.split(".", 1)[1] not in fields]
     if unknown:
-        st.info(f"Ignored unknown URL parameter(s): {', '.join(sorted(unknown))}.", icon="ℹ️")
+        st.info(f"Ignored unknown URL parameter(s): {', '.join(sorted(unknown))}.", icon=":material/info:")
     if not url:
         return defaults
     merged = defaults.model_dump() | url
     try:
         return type(defaults).model_validate(merged)
     except ValidationError as err:
-        st.warning(f"The link's settings for this view were not valid ({_explain(err)}); showing the defaults instead.", icon="⚠️")
+        st.warning(f"The link's settings for this view were not valid ({_explain(err)}); showing the defaults instead.", icon=":material/warning:")
         for f in url:
             del st.query_params[state_key(key, f)]
         return defaults
@@ -64,7 +64,7 @@ def commit(key: str, defaults: P, values: dict) -> P | None:
     try:
         params = type(defaults).model_validate(defaults.model_dump() | values)
     except ValidationError as err:
-        st.error(_explain(err), icon="🚫")
+        st.error(_explain(err), icon=":material/block:")
         return None
     for field, value in params.model_dump().items():
         qk = state_key(key, field)

@@ -16,7 +16,7 @@ def render_page(wid: str) -> None:
         wt = load_walkthrough(walkthrough_path(wid))
     except ContentErrors as err:
         st.error("This walkthrough's content has problems, so it cannot be shown:\n\n"
-                 + "\n".join(f"- `{e}`" for e in err.errors), icon="🧩")
+                 + "\n".join(f"- `{e}`" for e in err.errors), icon=":material/error:")
         return
     render(wt)
 
@@ -42,7 +42,7 @@ def _widget(block) -> None:
     try:
         UI[block.widget](block.widget_key, defaults)
     except Exception as err:  # a widget failure must not take the page down
-        st.error(f"This view failed ({type(err).__name__}). Try other settings; the rest of the page still works.", icon="⚠️")
+        st.error(f"This view failed ({type(err).__name__}). Try other settings; the rest of the page still works.", icon=":material/warning:")
         import logging
 
         logging.getLogger(__name__).exception("widget %s failed", block.widget_key)

@@ -44,7 +44,7 @@ def _layer_head(key: str, model: str, with_head: bool = True) -> tuple[int, int 
 
 def _notes(notes) -> None:
     for note in notes:
-        st.info(note, icon="✂️")
+        st.info(note, icon=":material/content_cut:")
 
 
 def _heatmap(z, x, y, title: str, xlabel: str, ylabel: str, zmid: float | None = 0.0, colorscale="RdBu") -> go.Figure:
@@ -67,7 +67,7 @@ def direct_path_ui(key: str, defaults: DirectPathParams) -> None:
     try:
         result = compute.direct_path(params.model, params.token, params.k)
     except ValueError as err:
-        st.warning(str(err), icon="✏️")
+        st.warning(str(err), icon=":material/edit:")
         return
     st.caption(f"Current token: `{result['token']}` (id {result['token_id']}){result['note']}")
     fig = go.Figure(go.Bar(x=result["logits"], y=result["labels"], orientation="h",
@@ -90,7 +90,7 @@ def attention_ui(key: str, defaults: AttentionParams) -> None:
     try:
         result = compute.attention(params.model, params.text, params.layer)
     except ValueError as err:
-        st.warning(str(err), icon="✏️")
+        st.warning(str(err), icon=":material/edit:")
         return
     _notes(result["notes"])
     cvis.show("AttentionPatterns", height=620, tokens=result["tokens"], attention=result["pattern"],
@@ -110,7 +110,7 @@ def circuit_ui(key: str, defaults: CircuitParams) -> None:
     try:
         result = compute.circuit(params.model, params.layer, params.head, params.circuit, params.tokens)
     except ValueError as err:
-        st.warning(str(err), icon="✏️")
+        st.warning(str(err), icon=":material/edit:")
         return
     if params.circuit == "OV":
         title, ylabel, xlabel = f"OV circuit of L{layer}H{head}", "attended token", "logit raised"
@@ -160,11 +160,11 @@ def skip_trigrams_ui(key: str, defaults: SkipTrigramParams) -> None:
     try:
         result = compute.skip_trigrams(params.model, params.text, params.position, params.k)
     except ValueError as err:
-        st.warning(str(err), icon="✏️")
+        st.warning(str(err), icon=":material/edit:")
         return
     _notes(result["notes"])
     if zoo.config(params.model)["n_layers"] > 1:
-        st.info("This model has more than one layer: the table reads layer 0's heads alone, which ignores composition.", icon="ℹ️")
+        st.info("This model has more than one layer: the table reads layer 0's heads alone, which ignores composition.", icon=":material/info:")
     st.caption(f"Current token B = `{result['dest']}` at position {result['position']}. Each row: head attends to A, "
                "and A's OV row raises C. Together: the skip-trigram A … B → C.")
     st.dataframe(pd.DataFrame(result["rows"]), hide_index=True, height=360)
