@@ -15,7 +15,7 @@ def head_label(layer: int, head: int) -> str:
     return f"L{layer}H{head}"
 
 
-def _per_head(t: torch.Tensor) -> dict[str, float]:
+def per_head(t: torch.Tensor) -> dict[str, float]:
     return {head_label(l, h): round(float(t[l, h]), 4) for l in range(t.shape[0]) for h in range(t.shape[1])}
 
 
@@ -29,9 +29,9 @@ def measure(model, eval_tokens: torch.Tensor) -> dict:
     first, second = heads.repeat_losses(model, REPEAT_HALF_LEN, REPEAT_BATCH, seed=0)
     out = {
         "loss": round(loss, 4),
-        "copying_score": _per_head(circuits.copying_scores(model)),
-        "previous_token_score": _per_head(scores.previous_token),
-        "induction_score": _per_head(scores.induction),
+        "copying_score": per_head(circuits.copying_scores(model)),
+        "previous_token_score": per_head(scores.previous_token),
+        "induction_score": per_head(scores.induction),
         "repeat_loss_first_half": round(first, 4),
         "repeat_loss_second_half": round(second, 4),
     }

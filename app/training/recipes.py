@@ -23,11 +23,13 @@ class TextLMRecipe:
     normalization_type: str | None = None  # no LayerNorm: the path expansion is exact
     positional_embedding_type: str = "standard"
     batch_size: int = 8
-    steps: int = 2000
+    steps: int = 2500
     lr: float = 1e-3
     weight_decay: float = 0.05
     warmup_steps: int = 100
-    eval_every: int = 50
+    eval_every: int = 50  # curve points (>= 40 over a run)
+    checkpoint_every: int = 100  # staged fp16 checkpoints ...
+    keep_checkpoints: int = 0  # ... of which this many are kept, spanning the phase change
     seed: int = 0
 
     def bridge_config(self) -> dict:
@@ -50,7 +52,7 @@ class TextLMRecipe:
 
 RECIPES: dict[str, TextLMRecipe] = {
     "attn-only-1l": TextLMRecipe("attn-only-1l", n_layers=1),
-    "attn-only-2l": TextLMRecipe("attn-only-2l", n_layers=2, steps=2500),
+    "attn-only-2l": TextLMRecipe("attn-only-2l", n_layers=2, keep_checkpoints=9),
 }
 
 

@@ -23,6 +23,7 @@ from app.tasks import code_corpus
 from app.training.card import render_card
 from app.training.measure import measure
 from app.training.recipes import TextLMRecipe
+from app.training.recorder import Recorder
 
 N_EVAL_WINDOWS = 32
 
@@ -57,9 +58,20 @@ def train(recipe: TextLMRecipe, out_dir: Path, device: str | None = None, max_ch
     model = zoo.build(recipe.bridge_config(), zoo.hf_tokenizer(tok), device=device)
     model.train()
     opt = torch.optim.AdamW(model.parameters(), lr=recipe.lr, weight_decay=recipe.weight_decay, betas=(0.9, 0.98))
-    curve = []
-    bar = tqdm(range(recipe.steps), desc=recipe.name)
-    for step in bar:
+    recorder = Recorder(model, eval_tokens, out_dir, recipe.checkpoint_every, recipe.keep_checkpoints)
+    bar = tqdm(range(recipe.steps + 1), desc=recipe.name)
+    train_loss = None  # mean loss of the updates since the last record
+    running: list[float] = []
+    for step in bar:  # at the top of each iteration the weights have had `step` updates
+        last = step == recipe.steps
+        if step % recipe.eval_every == 0 or last:
+            train_loss = sum(running) / len(running) if running else None
+            point = recorder.record(model, step, train_loss, _lr_at(step, recipe))
+            running = []
+            bar.set_postfix(val=f"{point['val_loss']:.3f}", icl=f"{point['icl_score']:.2f}")
+        recorder.maybe_checkpoint(model, step, last)
+        if last:
+            break
         for group in opt.param_groups:
             group["lr"] = _lr_at(step, recipe)
         batch = torch.from_numpy(code_corpus.sample_windows(train_stream, recipe.batch_size, recipe.n_ctx, rng)).to(device)
@@ -68,14 +80,9 @@ def train(recipe: TextLMRecipe, out_dir: Path, device: str | None = None, max_ch
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
-        if step % recipe.eval_every == 0 or step == recipe.steps - 1:
-            model.eval()
-            with torch.no_grad():
-                val = float(model(eval_tokens.to(device), return_type="loss"))
-            model.train()
-            curve.append({"step": step, "train_loss": loss.item(), "val_loss": val})
-            bar.set_postfix(train=f"{loss.item():.3f}", val=f"{val:.3f}")
+        running.append(loss.item())
     seconds = time.time() - started
+    kept = recorder.select()
 
     model.eval()
     model = model.to("cpu")
@@ -93,8 +100,10 @@ def train(recipe: TextLMRecipe, out_dir: Path, device: str | None = None, max_ch
         "tokens_seen": recipe.steps * recipe.batch_size * recipe.n_ctx,
         "train_tokens_in_corpus": int(len(train_stream)),
         "python": platform.python_version(),
-        "curve": curve,
+        "curve_points": len(recorder.points),
+        "checkpoints": kept,
     }
+    (out_dir / "curve.json").write_text(json.dumps(recorder.points) + "\n")
     (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=1) + "\n")
     (out_dir / "card.md").write_text(render_card(recipe.bridge_config(), metrics))
     return metrics

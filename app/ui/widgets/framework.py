@@ -47,6 +47,15 @@ def _notes(notes) -> None:
         st.info(note, icon=":material/content_cut:")
 
 
+def _compute(fn, *args):
+    """Run a cached computation; input the model cannot use becomes a message in place."""
+    try:
+        return fn(*args)
+    except ValueError as err:
+        st.warning(str(err), icon=":material/edit:")
+        return None
+
+
 def _heatmap(z, x, y, title: str, xlabel: str, ylabel: str, zmid: float | None = 0.0, colorscale="RdBu") -> go.Figure:
     fig = go.Figure(go.Heatmap(z=z, x=x, y=y, colorscale=colorscale, zmid=zmid, reversescale=colorscale == "RdBu",
                                hovertemplate=f"{ylabel} %{{y}}<br>{xlabel} %{{x}}<br>%{{z:.3f}}<extra></extra>"))
@@ -64,10 +73,8 @@ def direct_path_ui(key: str, defaults: DirectPathParams) -> None:
     params = commit(key, defaults, {"model": model, "token": token, "k": k})
     if params is None:
         return
-    try:
-        result = compute.direct_path(params.model, params.token, params.k)
-    except ValueError as err:
-        st.warning(str(err), icon=":material/edit:")
+    result = _compute(compute.direct_path, params.model, params.token, params.k)
+    if result is None:
         return
     st.caption(f"Current token: `{result['token']}` (id {result['token_id']}){result['note']}")
     fig = go.Figure(go.Bar(x=result["logits"], y=result["labels"], orientation="h",
@@ -87,10 +94,8 @@ def attention_ui(key: str, defaults: AttentionParams) -> None:
     params = commit(key, defaults, {"model": model, "layer": layer, "text": text})
     if params is None:
         return
-    try:
-        result = compute.attention(params.model, params.text, params.layer)
-    except ValueError as err:
-        st.warning(str(err), icon=":material/edit:")
+    result = _compute(compute.attention, params.model, params.text, params.layer)
+    if result is None:
         return
     _notes(result["notes"])
     cvis.show("AttentionPatterns", height=620, tokens=result["tokens"], attention=result["pattern"],
@@ -107,10 +112,8 @@ def circuit_ui(key: str, defaults: CircuitParams) -> None:
     params = commit(key, defaults, {"model": model, "layer": layer, "head": head, "circuit": circuit, "tokens": tokens})
     if params is None:
         return
-    try:
-        result = compute.circuit(params.model, params.layer, params.head, params.circuit, params.tokens)
-    except ValueError as err:
-        st.warning(str(err), icon=":material/edit:")
+    result = _compute(compute.circuit, params.model, params.layer, params.head, params.circuit, params.tokens)
+    if result is None:
         return
     if params.circuit == "OV":
         title, ylabel, xlabel = f"OV circuit of L{layer}H{head}", "attended token", "logit raised"
@@ -157,10 +160,8 @@ def skip_trigrams_ui(key: str, defaults: SkipTrigramParams) -> None:
     params = commit(key, defaults, {"model": model, "text": text, "position": int(position), "k": k})
     if params is None:
         return
-    try:
-        result = compute.skip_trigrams(params.model, params.text, params.position, params.k)
-    except ValueError as err:
-        st.warning(str(err), icon=":material/edit:")
+    result = _compute(compute.skip_trigrams, params.model, params.text, params.position, params.k)
+    if result is None:
         return
     _notes(result["notes"])
     if zoo.config(params.model)["n_layers"] > 1:
