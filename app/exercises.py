@@ -83,10 +83,65 @@ def direct_path_top(answer: str, model: str, token: str) -> CheckResult:
     return CheckResult(False, f"Not the top one. Set the direct-path widget's token to {token!r} and read the first bar.")
 
 
+def top_detector_head(answer: str, model: str, kind: str) -> CheckResult:
+    """Which head is the best previous-token (or induction) head on repeated random tokens?"""
+    from app.analysis import heads
+    from app.training.measure import REPEAT_BATCH, REPEAT_HALF_LEN
+
+    if kind not in ("previous_token", "induction"):
+        raise ValueError("kind must be previous_token or induction")
+    with zoo.use(model) as m:
+        toks = heads.repeated_tokens(m.cfg.d_vocab, REPEAT_HALF_LEN, REPEAT_BATCH, seed=0)
+        s = heads.head_scores(m, toks, REPEAT_HALF_LEN)
+    scores = s.previous_token if kind == "previous_token" else s.induction
+    return _check_head(answer, scores, f"{kind.replace('_', '-')} score",
+                       "Read the detector table under the repeated-tokens view.")
+
+
+def most_damaging_ablation(answer: str, model: str) -> CheckResult:
+    """Which single head, zero-ablated, removes most of the second-copy advantage?"""
+    from app.analysis import heads, induction
+
+    with zoo.use(model) as m:
+        half = 40
+        toks = heads.repeated_tokens(m.cfg.d_vocab, half, 8, seed=0)
+        n_layers, n_heads = m.cfg.n_layers, m.cfg.n_heads
+        base = heads.per_token_loss(m, toks)
+        adv = float(base[:, 1:half].mean() - base[:, half + 1:].mean())
+        drop = torch.zeros(n_layers, n_heads)
+        for l in range(n_layers):
+            for h in range(n_heads):
+                loss = induction.ablated_loss(m, toks, [(l, h)])
+                drop[l, h] = adv - float(loss[:, 1:half].mean() - loss[:, half + 1:].mean())
+    return _check_head(answer, drop, "drop in second-copy advantage (nats)",
+                       f"Ablate heads one at a time in the ablation view; the intact advantage is {adv:.2f} nats.")
+
+
+def phase_change_step(answer: str, model: str) -> CheckResult:
+    """Roughly when does the induction head form? Within the window where its score rises."""
+    curve = zoo.curve(model)
+    best = [max(p["induction_score"].values()) for p in curve]
+    lo, hi = best[0], max(best)
+    steps = [p["step"] for p in curve]
+    start = next(st for st, b in zip(steps, best) if b >= lo + 0.2 * (hi - lo))
+    end = next(st for st, b in zip(steps, best) if b >= lo + 0.8 * (hi - lo))
+    try:
+        guess = float(answer.replace(",", "").replace("step", "").strip())
+    except ValueError:
+        return CheckResult(False, "Answer with a training step, a number such as 600.")
+    if start - 100 <= guess <= end + 100:
+        return CheckResult(True, f"Yes: the best induction score climbs from 20% to 80% of its range between steps {start} and {end}.")
+    side = "before" if guess < start else "after"
+    return CheckResult(False, f"Step {guess:.0f} is {side} the jump. Move the checkpoint slider and watch the bottom panel.")
+
+
 CHECKS: dict[str, Callable[..., CheckResult]] = {
     "top_copying_head": top_copying_head,
     "strongest_k_composition": strongest_k_composition,
     "direct_path_top": direct_path_top,
+    "top_detector_head": top_detector_head,
+    "most_damaging_ablation": most_damaging_ablation,
+    "phase_change_step": phase_change_step,
 }
 
 

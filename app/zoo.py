@@ -28,8 +28,8 @@ MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
 TORCH_THREADS = 1
 torch.set_num_threads(TORCH_THREADS)
 
-_models: dict[str, object] = {}
-_locks: dict[str, threading.RLock] = {}
+_models: dict[tuple[str, int | None], object] = {}
+_locks: dict[tuple[str, int | None], threading.RLock] = {}
 _registry_lock = threading.Lock()
 
 
@@ -88,40 +88,58 @@ def build(cfg_fields: dict, tokenizer=None, device: str | None = None):
     return TransformerBridge.boot_native(cfg, tokenizer=tokenizer, device=device)
 
 
-def _load_uncached(name: str):
+def checkpoints(name: str) -> list[int]:
+    """Training steps with a shipped fp16 checkpoint (``checkpoints/step_NNNNN.safetensors``)."""
+    folder = model_dir(name) / "checkpoints"
+    return sorted(int(p.stem.split("_")[1]) for p in folder.glob("step_*.safetensors")) if folder.is_dir() else []
+
+
+def curve(name: str) -> list[dict]:
+    """The training record (``curve.json``): one dict per eval step."""
+    path = model_dir(name) / "curve.json"
+    return json.loads(path.read_text()) if path.is_file() else []
+
+
+def _weights_path(name: str, checkpoint: int | None) -> Path:
+    folder = model_dir(name)
+    if checkpoint is None:
+        return folder / "model.safetensors"
+    valid = checkpoints(name)
+    if checkpoint not in valid:
+        raise UnknownModelError(f"{name} has no checkpoint at step {checkpoint}; shipped steps: {valid or 'none'}")
+    return folder / "checkpoints" / f"step_{checkpoint:05d}.safetensors"
+
+
+def _load_uncached(name: str, checkpoint: int | None):
     from tokenizers import Tokenizer
 
     folder = model_dir(name)
     tok_path = folder / "tokenizer.json"
     tokenizer = hf_tokenizer(Tokenizer.from_file(str(tok_path))) if tok_path.is_file() else None
     model = build(config(name), tokenizer)
-    model.load_state_dict(load_file(folder / "model.safetensors"), strict=True)
+    state = {k: v.float() for k, v in load_file(_weights_path(name, checkpoint)).items()}  # fp16 checkpoints
+    model.load_state_dict(state, strict=True)
     model.eval()
     for p in model.parameters():
         p.requires_grad_(False)
     return model
 
 
-def load(name: str):
-    """The shared eval-mode bridge for ``name`` (built on first use, then cached)."""
+def load(name: str, checkpoint: int | None = None):
+    """The shared eval-mode bridge for ``name`` (final weights, or a training checkpoint's)."""
+    key = (name, checkpoint)
     with _registry_lock:
-        if name not in _models:
-            _models[name] = _load_uncached(name)
-            _locks[name] = threading.RLock()
-        return _models[name]
-
-
-def lock(name: str) -> threading.RLock:
-    """The per-model lock that serialises hooked runs on the shared bridge."""
-    load(name)
-    return _locks[name]
+        if key not in _models:
+            _models[key] = _load_uncached(name, checkpoint)
+            _locks[key] = threading.RLock()
+        return _models[key]
 
 
 @contextmanager
-def use(name: str) -> Iterator[object]:
-    """Hold ``name``'s lock for the duration of a (possibly hooked) run."""
-    model = load(name)
-    with _locks[name]:
+def use(name: str, checkpoint: int | None = None) -> Iterator[object]:
+    """Hold the model's lock for the duration of a (possibly hooked) run."""
+    model = load(name, checkpoint)
+    with _locks[(name, checkpoint)]:
         try:
             yield model
         finally:
@@ -129,6 +147,6 @@ def use(name: str) -> Iterator[object]:
             model.reset_hooks()
 
 
-def loaded() -> list[str]:
-    """Names loaded in this process so far (the load bench counts model loads with it)."""
-    return sorted(_models)
+def loaded() -> list[tuple[str, int | None]]:
+    """(name, checkpoint) pairs loaded in this process so far (the load bench counts loads)."""
+    return sorted(_models, key=lambda k: (k[0], -1 if k[1] is None else k[1]))

@@ -130,3 +130,20 @@ def test_copied_url_and_hostile_input(server, browser):
     expect(page.get_by_text("were not valid").first).to_be_visible()  # layer 7 does not exist -> notice
     assert not dialogs, dialogs
     page.screenshot(path=str(ARTIFACTS / "tampered.png"), full_page=True)
+
+
+def test_every_live_page_renders_clean(server, browser):
+    from app.ui.catalog import entries
+
+    live = [e for e in entries() if e["status"] == "live"]
+    assert len(live) >= 2
+    for item in live:
+        page = browser.new_page(viewport={"width": 1500, "height": 1000})
+        page.goto(f"{server}/{item['id'].replace('-', '_')}", wait_until="networkidle")
+        expect(page.get_by_text(item["title"]).first).to_be_visible(timeout=90_000)
+        _wait_idle(page, timeout=180_000)
+        page.wait_for_timeout(1500)
+        _assert_clean(page)
+        assert page.locator("iframe").count() >= 1
+        page.screenshot(path=str(ARTIFACTS / f"page-{item['id']}.png"), full_page=True)
+        page.close()

@@ -1,6 +1,5 @@
 """Properties of the shipped weights: every number in each card is re-measured and asserted."""
 
-import json
 
 import pytest
 import torch

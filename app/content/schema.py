@@ -8,7 +8,7 @@ one of: a Markdown text (with $LaTeX$), a live widget, or an exercise.
 from __future__ import annotations
 
 import re
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 

@@ -14,12 +14,22 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m app.training", description=__doc__)
     parser.add_argument("name", help=f"one of: {', '.join(sorted(recipes.RECIPES))}")
     parser.add_argument("--steps", type=int, help="override the recipe's step count (smoke tests)")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="override any recipe field, e.g. --set lr=3e-3 (repeatable)")
     parser.add_argument("--out", type=Path, help="output folder (default models/NAME)")
     parser.add_argument("--device", help="cpu or cuda (default: cuda when present)")
     parser.add_argument("--threads", type=int, default=2, help="torch CPU threads (default 2)")
     parser.add_argument("--max-chars", type=int, help="cap the corpus size (smoke tests)")
+    parser.add_argument("--remeasure", action="store_true",
+                        help="no training: re-measure the saved weights, rewrite metrics.json and card.md")
     args = parser.parse_args(argv)
     overrides = {"steps": args.steps} if args.steps else {}
+    for item in args.set:
+        key, _, value = item.partition("=")
+        field = recipes.field_type(key)
+        if field is None:
+            parser.error(f"unknown recipe key {key!r}")
+        overrides[key] = field(value)
     try:
         recipe = recipes.get(args.name, **overrides)
     except (KeyError, TypeError) as err:
@@ -30,6 +40,12 @@ def main(argv: list[str] | None = None) -> None:
     torch.set_num_threads(args.threads)
 
     out = args.out or zoo.MODELS_DIR / args.name
+    if args.remeasure:
+        from app.training.text_lm import remeasure
+
+        metrics = remeasure(recipe, out)
+        print(f"re-measured {out}: val loss {metrics['loss']:.3f}")
+        return
     metrics = train(recipe, out, device=args.device, max_chars=args.max_chars)
     print(f"wrote {out}: val loss {metrics['loss']:.3f} in {metrics['training']['seconds']:.0f}s")
 

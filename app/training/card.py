@@ -31,6 +31,7 @@ def render_card(cfg: dict, m: dict) -> str:
         "",
         "## Measured properties (asserted by tests/test_models.py)",
         f"- Loss on the shipped held-out windows (`eval_tokens.safetensors`): {m['loss']:.3f} nats/token.",
+        f"- In-context-learning score (loss at token ~250 minus token ~25 on those windows): {m['icl_score']:.3f}.",
         f"- Loss on repeated random tokens: first copy {m['repeat_loss_first_half']:.3f}, "
         f"second copy {m['repeat_loss_second_half']:.3f}.",
         f"- Highest OV copying scores: {_top(m['copying_score'])}.",
@@ -43,5 +44,11 @@ def render_card(cfg: dict, m: dict) -> str:
             f"- Strongest K-composition: {k['pair'][0]} -> {k['pair'][1]} at {k['score']:.3f} "
             f"(random-matrix baseline {k['random_baseline']:.3f})."
         )
-    lines += ["", "Every head's numbers are in `metrics.json`; the training curve is under `training.curve`.", ""]
+    lines += ["", "## Training record",
+              f"`curve.json`: {t['curve_points']} evaluation points over the run, each with held-out loss, "
+              "loss by position, the in-context-learning score and every head's previous-token and induction scores."]
+    if t["checkpoints"]:
+        lines.append(f"fp16 checkpoints in `checkpoints/` at steps {', '.join(map(str, t['checkpoints']))}, "
+                     "chosen after training to span the rise of the induction score.")
+    lines += ["", "Every head's numbers are in `metrics.json`.", ""]
     return "\n".join(lines)

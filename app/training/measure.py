@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from app.analysis import circuits, heads
+from app.analysis import circuits, heads, icl
 
 REPEAT_HALF_LEN = 50
 REPEAT_BATCH = 8
@@ -22,13 +22,14 @@ def per_head(t: torch.Tensor) -> dict[str, float]:
 def measure(model, eval_tokens: torch.Tensor) -> dict:
     """Loss on the shipped eval windows, per-head copying / previous-token / induction scores,
     repeated-token losses, and (2+ layers) the strongest K-composition pair."""
-    with torch.no_grad():
-        loss = float(model(eval_tokens, return_type="loss"))
+    pos_loss = icl.per_position_loss(model, eval_tokens)  # (seq-1,)
+    loss = float(pos_loss.mean())
     toks = heads.repeated_tokens(model.cfg.d_vocab, REPEAT_HALF_LEN, REPEAT_BATCH, seed=0)
     scores = heads.head_scores(model, toks, REPEAT_HALF_LEN)
     first, second = heads.repeat_losses(model, REPEAT_HALF_LEN, REPEAT_BATCH, seed=0)
     out = {
         "loss": round(loss, 4),
+        "icl_score": round(icl.icl_score(pos_loss), 4),
         "copying_score": per_head(circuits.copying_scores(model)),
         "previous_token_score": per_head(scores.previous_token),
         "induction_score": per_head(scores.induction),

@@ -65,3 +65,12 @@ def get(name: str, **overrides) -> TextLMRecipe:
     if unknown:
         raise TypeError(f"unknown recipe keys {sorted(unknown)}; valid keys: {', '.join(sorted(valid))}")
     return replace(RECIPES[name], **overrides)
+
+
+def field_type(key: str):
+    """A converter from text for a recipe field (for ``--set key=value``), or None if unknown."""
+    for f in fields(TextLMRecipe):
+        if f.name == key:
+            kind = {"int": int, "float": float, "bool": lambda v: v.lower() in ("1", "true", "yes"), "str": str}
+            return kind.get(str(f.type).split(" ")[0].replace("'", ""), str)
+    return None

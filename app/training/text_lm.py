@@ -107,3 +107,21 @@ def train(recipe: TextLMRecipe, out_dir: Path, device: str | None = None, max_ch
     (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=1) + "\n")
     (out_dir / "card.md").write_text(render_card(recipe.bridge_config(), metrics))
     return metrics
+
+
+def remeasure(recipe: TextLMRecipe, out_dir: Path) -> dict:
+    """Recompute metrics.json and card.md from the saved weights, keeping the training block."""
+    from safetensors.torch import load_file
+    from tokenizers import Tokenizer
+
+    cfg = json.loads((out_dir / "config.json").read_text())
+    model = zoo.build(cfg, zoo.hf_tokenizer(Tokenizer.from_file(str(out_dir / "tokenizer.json"))))
+    model.load_state_dict(load_file(out_dir / "model.safetensors"), strict=True)
+    model.eval()
+    eval_tokens = load_file(out_dir / "eval_tokens.safetensors")["tokens"].long()
+    old = json.loads((out_dir / "metrics.json").read_text())
+    metrics = measure(model, eval_tokens)
+    metrics["training"] = old["training"]
+    (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=1) + "\n")
+    (out_dir / "card.md").write_text(render_card(cfg, metrics))
+    return metrics

@@ -1,6 +1,6 @@
 """Widget name -> UI function. Names match ``app.widgets.REGISTRY`` (a test keeps them in step)."""
 
-from app.ui.widgets import framework
+from app.ui.widgets import framework, induction
 
 UI = {
     "direct_path": framework.direct_path_ui,
@@ -9,4 +9,8 @@ UI = {
     "copying_scores": framework.copying_scores_ui,
     "skip_trigrams": framework.skip_trigrams_ui,
     "composition": framework.composition_ui,
+    "repeated_tokens": induction.repeated_tokens_ui,
+    "ablation": induction.ablation_ui,
+    "phase_change": induction.phase_change_ui,
+    "induction_text": induction.induction_text_ui,
 }

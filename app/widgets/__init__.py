@@ -1,0 +1,32 @@
+"""Widget parameter models: one pydantic model per widget, no Streamlit.
+
+The same model validates a walkthrough's YAML args, reads and writes the URL query
+parameters (so a copied URL reproduces the view), and produces the "show code"
+snippet of TransformerLens that reproduces the figure outside the app.
+"""
+
+from app.widgets.base import MAX_TEXT_CHARS, WidgetParams
+from app.widgets.framework import (
+    AttentionParams,
+    CircuitParams,
+    CompositionParams,
+    CopyingParams,
+    DirectPathParams,
+    SkipTrigramParams,
+)
+from app.widgets.induction import AblationParams, InductionTextParams, PhaseChangeParams, RepeatedTokensParams
+
+REGISTRY: dict[str, type[WidgetParams]] = {
+    "direct_path": DirectPathParams,
+    "attention": AttentionParams,
+    "circuit": CircuitParams,
+    "copying_scores": CopyingParams,
+    "skip_trigrams": SkipTrigramParams,
+    "composition": CompositionParams,
+    "repeated_tokens": RepeatedTokensParams,
+    "ablation": AblationParams,
+    "phase_change": PhaseChangeParams,
+    "induction_text": InductionTextParams,
+}
+
+__all__ = ["MAX_TEXT_CHARS", "REGISTRY", "WidgetParams", *(cls.__name__ for cls in REGISTRY.values())]
