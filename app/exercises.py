@@ -91,7 +91,7 @@ def top_detector_head(answer: str, model: str, kind: str) -> CheckResult:
     if kind not in ("previous_token", "induction"):
         raise ValueError("kind must be previous_token or induction")
     with zoo.use(model) as m:
-        toks = heads.repeated_tokens(m.cfg.d_vocab, REPEAT_HALF_LEN, REPEAT_BATCH, seed=0)
+        toks = heads.repeated_tokens(m.cfg.d_vocab, REPEAT_HALF_LEN, REPEAT_BATCH, seed=0, vocab=zoo.repeat_vocab(model))
         s = heads.head_scores(m, toks, REPEAT_HALF_LEN)
     scores = s.previous_token if kind == "previous_token" else s.induction
     return _check_head(answer, scores, f"{kind.replace('_', '-')} score",
@@ -104,7 +104,7 @@ def most_damaging_ablation(answer: str, model: str) -> CheckResult:
 
     with zoo.use(model) as m:
         half = 40
-        toks = heads.repeated_tokens(m.cfg.d_vocab, half, 8, seed=0)
+        toks = heads.repeated_tokens(m.cfg.d_vocab, half, 8, seed=0, vocab=zoo.repeat_vocab(model))
         n_layers, n_heads = m.cfg.n_layers, m.cfg.n_heads
         base = heads.per_token_loss(m, toks)
         adv = float(base[:, 1:half].mean() - base[:, half + 1:].mean())

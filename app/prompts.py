@@ -37,7 +37,7 @@ def to_prompt(model, text: str) -> Prompt:
     text, notes = clean(text)
     if not text.strip():
         raise ValueError("The text is empty: type some code or prose to run the model on.")
-    tokens = model.to_tokens(text)[0]
+    tokens = model.to_tokens(text, truncate=False)[0]  # TransformerLens would cut silently at n_ctx
     n_ctx = model.cfg.n_ctx
     if tokens.shape[0] > n_ctx:
         notes.append(f"{tokens.shape[0]} tokens is over the model's context of {n_ctx}: only the first {n_ctx} are used")

@@ -100,6 +100,17 @@ def curve(name: str) -> list[dict]:
     return json.loads(path.read_text()) if path.is_file() else []
 
 
+def repeat_vocab_at(folder: Path) -> list[int] | None:
+    """The token ids a recipe drew its synthetic repeated spans from (``repeat_vocab.json``), if any."""
+    path = folder / "repeat_vocab.json"
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def repeat_vocab(name: str) -> list[int] | None:
+    """``repeat_vocab_at`` for a registered model: the token set its repeated-token tests use."""
+    return repeat_vocab_at(model_dir(name))
+
+
 def _weights_path(name: str, checkpoint: int | None) -> Path:
     folder = model_dir(name)
     if checkpoint is None:

@@ -16,7 +16,7 @@ def _measured(name):
     folder = zoo.model_dir(name)
     eval_tokens = load_file(folder / "eval_tokens.safetensors")["tokens"].long()
     with zoo.use(name) as model:
-        return measure(model, eval_tokens)
+        return measure(model, eval_tokens, zoo.repeat_vocab(name))
 
 
 @pytest.fixture(scope="module")
@@ -86,3 +86,50 @@ def test_prose_claim_direct_path_after_none():
     with zoo.use("attn-only-1l") as model:
         tok = model.to_tokens(" None", prepend_bos=False)[0, 0]
         assert model.to_string(torch.tensor([int((model.W_E[tok] @ model.W_U).argmax())])) == ":"
+
+
+def _jump_step(values: list[float], steps: list[int]) -> int:
+    """First step where a curve has covered half its range from its start value."""
+    lo, hi = values[0], max(values)
+    return next(s for s, v in zip(steps, values) if v >= lo + (hi - lo) / 2)
+
+
+def test_training_record_shape():
+    for name in TEXT_MODELS:
+        curve = zoo.curve(name)
+        assert len(curve) >= 40
+        assert {"step", "val_loss", "icl_score", "loss_by_position", "previous_token_score", "induction_score"} <= set(curve[0])
+        assert zoo.metrics(name)["training"]["curve_points"] == len(curve)
+    steps = zoo.checkpoints("attn-only-2l")
+    assert 6 <= len(steps) <= 10 and steps == zoo.metrics("attn-only-2l")["training"]["checkpoints"]
+
+
+def test_phase_change_is_simultaneous_and_absent_in_control():
+    curve = zoo.curve("attn-only-2l")
+    steps = [p["step"] for p in curve]
+    induction = [max(p["induction_score"].values()) for p in curve]
+    icl = [-p["icl_score"] for p in curve]  # the score drops, so negate to find its rise
+    assert max(induction) - induction[0] > 0.3
+    t_ind, t_icl = _jump_step(induction, steps), _jump_step(icl, steps)
+    assert abs(t_ind - t_icl) <= 3 * (steps[1] - steps[0]), (t_ind, t_icl)
+    # the kept checkpoints straddle the jump
+    ckpts = zoo.checkpoints("attn-only-2l")
+    assert sum(s < t_ind for s in ckpts) >= 2 and sum(s > t_ind for s in ckpts) >= 2
+    control = zoo.curve("attn-only-1l")
+    assert max(max(p["induction_score"].values()) for p in control) < 0.1
+
+
+def test_checkpoints_reproduce_recorded_scores():
+    curve = {p["step"]: p for p in zoo.curve("attn-only-2l")}
+    from app.analysis import heads
+    from app.training.measure import REPEAT_BATCH, REPEAT_HALF_LEN
+
+    for step in zoo.checkpoints("attn-only-2l")[::3]:
+        with zoo.use("attn-only-2l", step) as model:
+            toks = heads.repeated_tokens(model.cfg.d_vocab, REPEAT_HALF_LEN, REPEAT_BATCH, seed=0,
+                                         vocab=zoo.repeat_vocab("attn-only-2l"))
+            s = heads.head_scores(model, toks, REPEAT_HALF_LEN)
+        recorded = curve[step]["induction_score"]
+        for label, value in recorded.items():
+            l, h = int(label[1]), int(label[3])
+            assert float(s.induction[l, h]) == pytest.approx(value, abs=0.02), (step, label)  # fp16 vs fp32 weights

@@ -6,13 +6,14 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from app.content.loader import CONTENT_DIR
+from tests.conftest import ROOT
 
 PAGE = "pages/mathematical_framework.py"
 TIMEOUT = 120  # TransformerLens import + model loads take far longer than AppTest's 3 s default
 
 
 def _app(query: dict | None = None) -> AppTest:
-    at = AppTest.from_file("streamlit_app.py", default_timeout=TIMEOUT)
+    at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=TIMEOUT)
     for k, v in (query or {}).items():
         at.query_params[k] = v
     return at
@@ -64,7 +65,7 @@ def test_direct_path_interaction():
     at.text_input(key="direct_path.token").set_value(" None").run()
     at.slider(key="direct_path.k").set_value(5).run()
     assert not at.exception and not at.error
-    assert at.query_params["direct_path.token"] == [" None"] and at.query_params["direct_path.k"] == ["5"]
+    assert at.query_params["direct_path.token"] == " None" and at.query_params["direct_path.k"] == "5"
     at.selectbox(key="direct_path.model").select("attn-only-2l").run()
     assert not at.exception
 
@@ -77,7 +78,7 @@ def test_circuit_interaction_and_model_switch():
     at.radio(key="circuit.circuit").set_value("QK").run()
     at.text_input(key="circuit.tokens").set_value("for in range").run()
     assert not at.exception and not at.error
-    assert at.query_params["circuit.layer"] == ["1"] and at.query_params["circuit.circuit"] == ["QK"]
+    assert at.query_params["circuit.layer"] == "1" and at.query_params["circuit.circuit"] == "QK"
     # back to the one-layer model: the layer-1 selection must fall back to 0, not crash
     at.selectbox(key="circuit.model").select("attn-only-1l").run()
     assert not at.exception and at.selectbox(key="circuit.layer").value == 0
@@ -125,7 +126,7 @@ def test_unknown_url_param_is_reported():
 @pytest.mark.parametrize("text,expect", [
     ("", "empty"),
     ("   \n ", "empty"),
-    ("x = 1\n" * 400, "first 2000 characters"),
+    ("x = 1\n" * 400, "only the first 256 are used"),  # the box stops at 2000 characters
     ("def f(): return 'a' * 10\n" * 60, "context"),
     ("\u202eevil\u202c x = '😀\u200d👩' \x00\x01 done", "control character"),
     ("<img src=x onerror=alert(1)>", None),

@@ -6,11 +6,13 @@ from app import zoo
 from tests.test_pages import _texts
 from streamlit.testing.v1 import AppTest
 
+from tests.conftest import ROOT
+
 PAGE = "pages/induction_heads.py"
 
 
 def _page(query: dict | None = None) -> AppTest:
-    at = AppTest.from_file("streamlit_app.py", default_timeout=180)
+    at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=180)
     for k, v in (query or {}).items():
         at.query_params[k] = v
     at.switch_page(PAGE)
@@ -38,7 +40,7 @@ def test_repeated_tokens_follow_checkpoint_and_controls():
     at.number_input(key="repeated_tokens.seed").set_value(7).run()
     at.selectbox(key="repeated_tokens.layer").select(0).run()
     assert not at.exception and not at.error
-    assert at.query_params["repeated_tokens.checkpoint"] == [str(steps[0])]
+    assert at.query_params["repeated_tokens.checkpoint"] == str(steps[0])
     at.selectbox(key="repeated_tokens.model").select("attn-only-1l").run()
     assert not at.exception and at.selectbox(key="repeated_tokens.layer").value == 0
 
@@ -53,7 +55,7 @@ def test_ablation_destroys_second_copy_advantage():
     intact = float(metrics["2nd-copy advantage, intact"].split()[0])
     ablated = float(metrics["… with the heads ablated"].split()[0])
     assert intact > 2.0 and ablated < intact / 2, (intact, ablated)
-    assert at.query_params["ablation.heads"] == [ind]
+    assert at.query_params["ablation.heads"] == ind
     at.radio(key="ablation.mode").set_value("mean").run()
     at.slider(key="ablation.half_len").set_value(20).run()
     assert not at.exception and not at.error

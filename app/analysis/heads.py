@@ -25,13 +25,19 @@ class HeadScores:
     induction: torch.Tensor
 
 
-def repeated_tokens(d_vocab: int, half_len: int, batch: int, seed: int, bos: int = 0, n_special: int = 3) -> torch.Tensor:
-    """(batch, 1 + 2*half_len): BOS then random non-special tokens, repeated once.
+def repeated_tokens(d_vocab: int, half_len: int, batch: int, seed: int, bos: int = 0, n_special: int = 3,
+                    vocab=None) -> torch.Tensor:
+    """(batch, 1 + 2*half_len): BOS then random tokens, repeated once.
 
+    Tokens are drawn from ``vocab`` (a list of ids) if given, else from every non-special id.
     Example (half_len=3): [BOS, 812, 77, 1503, 812, 77, 1503].
     """
     g = torch.Generator().manual_seed(seed)
-    half = torch.randint(n_special, d_vocab, (batch, half_len), generator=g)
+    if vocab is None:
+        half = torch.randint(n_special, d_vocab, (batch, half_len), generator=g)
+    else:
+        ids = torch.as_tensor(list(vocab), dtype=torch.long)
+        half = ids[torch.randint(0, len(ids), (batch, half_len), generator=g)]
     return torch.cat([torch.full((batch, 1), bos), half, half], dim=1)
 
 
@@ -79,9 +85,9 @@ def per_token_loss(model, tokens: torch.Tensor) -> torch.Tensor:
     return -logp.gather(-1, tokens[:, 1:, None])[..., 0]
 
 
-def repeat_losses(model, half_len: int = 50, batch: int = 16, seed: int = 0) -> tuple[float, float]:
+def repeat_losses(model, half_len: int = 50, batch: int = 16, seed: int = 0, vocab=None) -> tuple[float, float]:
     """Mean loss on the first and on the second copy of repeated random tokens."""
-    toks = repeated_tokens(model.cfg.d_vocab, half_len, batch, seed)
+    toks = repeated_tokens(model.cfg.d_vocab, half_len, batch, seed, vocab=vocab)
     loss = per_token_loss(model, toks)  # position p predicts token p+1
     first = loss[:, 1:half_len].mean()  # predictions of tokens 2..half_len of the first copy
     second = loss[:, half_len + 1 :].mean()  # predictions of tokens 2..half_len of the second copy

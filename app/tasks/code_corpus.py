@@ -80,9 +80,27 @@ def encode_stream(tok: Tokenizer, texts: list[str]) -> np.ndarray:
     return np.asarray(ids, dtype=np.uint16)
 
 
-def sample_windows(stream: np.ndarray, n: int, ctx: int, rng: np.random.Generator) -> np.ndarray:
-    """``n`` random windows of ``ctx`` tokens, each starting with BOS: (n, ctx) int64."""
+def frequent_tokens(stream: np.ndarray, k: int) -> np.ndarray:
+    """The ``k`` most frequent non-special token ids in ``stream``, most frequent first."""
+    counts = np.bincount(stream.astype(np.int64))
+    counts[: len(SPECIAL_TOKENS)] = 0
+    return np.argsort(-counts, kind="stable")[:k]
+
+
+def sample_windows(stream: np.ndarray, n: int, ctx: int, rng: np.random.Generator, repeat_fraction: float = 0.0,
+                   repeat_vocab: np.ndarray | None = None) -> np.ndarray:
+    """``n`` random windows of ``ctx`` tokens, each starting with BOS: (n, ctx) int64.
+
+    With ``repeat_fraction`` > 0, that share of windows is instead a span of k random
+    tokens from ``repeat_vocab`` (k from 8 to ctx/2) repeated until the window is full,
+    where only copying from earlier in the context can lower the loss. Example (k=3):
+    [BOS, 812, 77, 1503, 812, 77, 1503, 812, ...].
+    """
     starts = rng.integers(0, len(stream) - ctx, size=n)
     out = np.stack([stream[s : s + ctx - 1] for s in starts]).astype(np.int64)  # (n, ctx-1)
+    if repeat_fraction > 0:
+        for i in np.flatnonzero(rng.random(n) < repeat_fraction):
+            span = rng.choice(repeat_vocab, size=rng.integers(8, ctx // 2))
+            out[i] = np.resize(span, ctx - 1)  # tile the span
     bos = np.full((n, 1), 0, dtype=np.int64)
     return np.concatenate([bos, out], axis=1)  # (n, ctx); BOS id is 0 (first special token)

@@ -11,22 +11,33 @@ def _top(scores: dict[str, float], k: int = 3) -> str:
 def render_card(cfg: dict, m: dict) -> str:
     """The Markdown card for one text model. Tests regenerate it and compare byte for byte."""
     t = m["training"]
+    r = t.get("recipe", {})
+    norm = "no LayerNorm" if cfg.get("normalization_type") is None else f"{cfg['normalization_type']} normalization"
+    exact = ("so the framework paper's path expansion is exact" if cfg.get("normalization_type") is None
+             else "so the framework paper's path expansion holds up to the normalisation's per-token scale")
     lines = [
         f"# {cfg['model_name']}",
         "",
         f"An attention-only transformer with {cfg['n_layers']} layer(s), {cfg['n_heads']} heads of "
         f"d_head {cfg['d_head']}, d_model {cfg['d_model']}, context {cfg['n_ctx']}, vocabulary "
-        f"{cfg['d_vocab']} (byte-level BPE), learned positional embeddings, no LayerNorm and no MLPs, "
-        "so the framework paper's path expansion is exact.",
+        f"{cfg['d_vocab']} (byte-level BPE), learned positional embeddings, {norm} and no MLPs, {exact}.",
         "",
         "## Data",
         "The Python standard library's own source files (test suites excluded), read in sorted order; "
         "about 5% of files, chosen by a hash of their path, are held out for evaluation. "
         f"{t['train_tokens_in_corpus']:,} training tokens (Python {t['python']}).",
+    ]
+    if r.get("repeat_fraction"):
+        lines += ["", f"{r['repeat_fraction']:.0%} of training windows are synthetic instead: a span of 8 to "
+                  f"{cfg['n_ctx'] // 2 - 1} random tokens repeated to fill the window, where only copying from "
+                  "earlier in the context lowers the loss. This gives the induction circuit a strong signal, so it "
+                  "forms within a CPU-sized budget (in our runs on natural code alone it had not formed after 5M tokens "
+                  "at any learning rate we tried); the held-out numbers below are on natural code only."]
+    lines += [
         "",
         "## Training",
         f"`python -m app.training {cfg['model_name']}`: {t['steps']} AdamW steps of {t['batch_size']} "
-        f"windows ({t['tokens_seen']:,} tokens), seed {cfg['seed']}, in {t['seconds']:.0f} s on "
+        f"windows ({t['tokens_seen']:,} tokens), peak learning rate {r.get('lr', 'n/a')}, seed {cfg['seed']}, in {t['seconds']:.0f} s on "
         f"{t['device']} ({t['cpu']}, {t['torch_threads']} torch threads).",
         "",
         "## Measured properties (asserted by tests/test_models.py)",

@@ -19,14 +19,14 @@ def per_head(t: torch.Tensor) -> dict[str, float]:
     return {head_label(l, h): round(float(t[l, h]), 4) for l in range(t.shape[0]) for h in range(t.shape[1])}
 
 
-def measure(model, eval_tokens: torch.Tensor) -> dict:
+def measure(model, eval_tokens: torch.Tensor, repeat_vocab=None) -> dict:
     """Loss on the shipped eval windows, per-head copying / previous-token / induction scores,
     repeated-token losses, and (2+ layers) the strongest K-composition pair."""
     pos_loss = icl.per_position_loss(model, eval_tokens)  # (seq-1,)
     loss = float(pos_loss.mean())
-    toks = heads.repeated_tokens(model.cfg.d_vocab, REPEAT_HALF_LEN, REPEAT_BATCH, seed=0)
+    toks = heads.repeated_tokens(model.cfg.d_vocab, REPEAT_HALF_LEN, REPEAT_BATCH, seed=0, vocab=repeat_vocab)
     scores = heads.head_scores(model, toks, REPEAT_HALF_LEN)
-    first, second = heads.repeat_losses(model, REPEAT_HALF_LEN, REPEAT_BATCH, seed=0)
+    first, second = heads.repeat_losses(model, REPEAT_HALF_LEN, REPEAT_BATCH, seed=0, vocab=repeat_vocab)
     out = {
         "loss": round(loss, 4),
         "icl_score": round(icl.icl_score(pos_loss), 4),

@@ -22,6 +22,9 @@ class TextLMRecipe:
     attn_only: bool = True
     normalization_type: str | None = None  # no LayerNorm: the path expansion is exact
     positional_embedding_type: str = "standard"
+    initializer_range: float = -1.0  # -1: TransformerLens' default, 0.8 / sqrt(d_model)
+    repeat_fraction: float = 0.0  # share of training windows that are a random-token span repeated ...
+    repeat_vocab_size: int = 400  # ... drawn from this many of the corpus's most frequent tokens
     batch_size: int = 8
     steps: int = 2500
     lr: float = 1e-3
@@ -45,14 +48,15 @@ class TextLMRecipe:
             attn_only=self.attn_only,
             normalization_type=self.normalization_type,
             positional_embedding_type=self.positional_embedding_type,
+            initializer_range=self.initializer_range,
             act_fn="relu",
             seed=self.seed,
         )
 
 
 RECIPES: dict[str, TextLMRecipe] = {
-    "attn-only-1l": TextLMRecipe("attn-only-1l", n_layers=1),
-    "attn-only-2l": TextLMRecipe("attn-only-2l", n_layers=2, keep_checkpoints=9),
+    "attn-only-1l": TextLMRecipe("attn-only-1l", n_layers=1, lr=1e-2, repeat_fraction=0.5, repeat_vocab_size=64, steps=3000),
+    "attn-only-2l": TextLMRecipe("attn-only-2l", n_layers=2, lr=1e-2, repeat_fraction=0.5, repeat_vocab_size=64, steps=3000, keep_checkpoints=9),
 }
 
 

@@ -19,9 +19,9 @@ from app.training.measure import REPEAT_BATCH, REPEAT_HALF_LEN, per_head
 
 
 class Recorder:
-    def __init__(self, model, eval_tokens: torch.Tensor, out_dir: Path, checkpoint_every: int, keep: int):
+    def __init__(self, model, eval_tokens: torch.Tensor, out_dir: Path, checkpoint_every: int, keep: int, repeat_vocab=None):
         self.eval_tokens = eval_tokens
-        self.repeat_tokens = heads.repeated_tokens(model.cfg.d_vocab, REPEAT_HALF_LEN, REPEAT_BATCH, seed=0)
+        self.repeat_tokens = heads.repeated_tokens(model.cfg.d_vocab, REPEAT_HALF_LEN, REPEAT_BATCH, seed=0, vocab=repeat_vocab)
         self.stage = out_dir / "checkpoints.staging"
         self.final_dir = out_dir / "checkpoints"
         self.checkpoint_every = checkpoint_every

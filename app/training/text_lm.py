@@ -11,6 +11,7 @@ import json
 import math
 import platform
 import time
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -55,10 +56,14 @@ def train(recipe: TextLMRecipe, out_dir: Path, device: str | None = None, max_ch
     )  # (N_EVAL_WINDOWS, n_ctx)
     save_file({"tokens": eval_tokens.to(torch.int32).contiguous()}, out_dir / "eval_tokens.safetensors")
 
+    repeat_vocab = code_corpus.frequent_tokens(train_stream, recipe.repeat_vocab_size) if recipe.repeat_fraction else None
+    if repeat_vocab is not None:
+        (out_dir / "repeat_vocab.json").write_text(json.dumps(repeat_vocab.tolist()) + "\n")
+
     model = zoo.build(recipe.bridge_config(), zoo.hf_tokenizer(tok), device=device)
     model.train()
     opt = torch.optim.AdamW(model.parameters(), lr=recipe.lr, weight_decay=recipe.weight_decay, betas=(0.9, 0.98))
-    recorder = Recorder(model, eval_tokens, out_dir, recipe.checkpoint_every, recipe.keep_checkpoints)
+    recorder = Recorder(model, eval_tokens, out_dir, recipe.checkpoint_every, recipe.keep_checkpoints, repeat_vocab)
     bar = tqdm(range(recipe.steps + 1), desc=recipe.name)
     train_loss = None  # mean loss of the updates since the last record
     running: list[float] = []
@@ -74,7 +79,9 @@ def train(recipe: TextLMRecipe, out_dir: Path, device: str | None = None, max_ch
             break
         for group in opt.param_groups:
             group["lr"] = _lr_at(step, recipe)
-        batch = torch.from_numpy(code_corpus.sample_windows(train_stream, recipe.batch_size, recipe.n_ctx, rng)).to(device)
+        windows = code_corpus.sample_windows(train_stream, recipe.batch_size, recipe.n_ctx, rng,
+                                             recipe.repeat_fraction, repeat_vocab)
+        batch = torch.from_numpy(windows).to(device)
         loss = model(batch, return_type="loss")
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -89,7 +96,7 @@ def train(recipe: TextLMRecipe, out_dir: Path, device: str | None = None, max_ch
     state = {k: v.detach().contiguous() for k, v in model.state_dict().items()}
     save_file(state, out_dir / "model.safetensors")
     (out_dir / "config.json").write_text(json.dumps(recipe.bridge_config(), indent=2) + "\n")
-    metrics = measure(model, eval_tokens)
+    metrics = measure(model, eval_tokens, repeat_vocab)
     metrics["training"] = {
         "seconds": round(seconds, 1),
         "device": device if device == "cpu" else torch.cuda.get_device_name(),
@@ -100,6 +107,7 @@ def train(recipe: TextLMRecipe, out_dir: Path, device: str | None = None, max_ch
         "tokens_seen": recipe.steps * recipe.batch_size * recipe.n_ctx,
         "train_tokens_in_corpus": int(len(train_stream)),
         "python": platform.python_version(),
+        "recipe": asdict(recipe),
         "curve_points": len(recorder.points),
         "checkpoints": kept,
     }
@@ -120,7 +128,7 @@ def remeasure(recipe: TextLMRecipe, out_dir: Path) -> dict:
     model.eval()
     eval_tokens = load_file(out_dir / "eval_tokens.safetensors")["tokens"].long()
     old = json.loads((out_dir / "metrics.json").read_text())
-    metrics = measure(model, eval_tokens)
+    metrics = measure(model, eval_tokens, zoo.repeat_vocab_at(out_dir))
     metrics["training"] = old["training"]
     (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=1) + "\n")
     (out_dir / "card.md").write_text(render_card(cfg, metrics))

@@ -47,7 +47,7 @@ def _means(model_name: str, step: int | None) -> torch.Tensor:
 def ablation(model_name: str, step: int | None, head_list: tuple, mode: str, half_len: int, seed: int) -> dict:
     means = _means(model_name, step) if mode == "mean" else None
     with zoo.use(model_name, step) as model:
-        toks = heads.repeated_tokens(model.cfg.d_vocab, half_len, ABLATION_BATCH, seed)
+        toks = heads.repeated_tokens(model.cfg.d_vocab, half_len, ABLATION_BATCH, seed, vocab=zoo.repeat_vocab(model_name))
         before = heads.per_token_loss(model, toks).mean(0)  # (seq-1,)
         after = induction.ablated_loss(model, toks, list(head_list), means).mean(0) if head_list else before
 
