@@ -112,3 +112,47 @@ def test_skip_trigrams_rows():
     assert len(rows) == 2 * m.cfg.n_heads
     assert all(r.dest_token == 5 and 0 <= r.src_pos <= 4 and len(r.predicted) == 2 for r in rows)
     assert len(m.hook_dict) and not any(h.fwd_hooks for h in m.hook_dict.values())
+
+
+def test_ablation_changes_loss_and_leaves_no_hooks():
+    from app.analysis import induction
+
+    m = tiny_model()
+    toks = heads.repeated_tokens(20, 5, 2, seed=0)
+    base = heads.per_token_loss(m, toks)
+    zero = induction.ablated_loss(m, toks, [(0, 1), (1, 0)])
+    means = induction.head_means(m, toks)
+    mean = induction.ablated_loss(m, toks, [(0, 1)], means)
+    assert means.shape == (2, 2, 4)
+    assert not torch.allclose(base, zero) and not torch.allclose(base, mean)
+    assert torch.allclose(induction.ablated_loss(m, toks, []), base)
+    assert not any(hp.fwd_hooks for hp in m.hook_dict.values())
+
+
+def test_induction_guesses_find_repeats():
+    from app.analysis import induction
+
+    m = tiny_model()
+    toks = torch.tensor([0, 5, 6, 7, 5, 6, 9])  # 5 recurs at 4 (guess 6), 6 recurs at 5 (guess 7)
+    guesses, true_next = induction.induction_guesses(m, toks, 1, 0)
+    assert [(g.pos, g.prev, g.guess) for g in guesses] == [(4, 1, 6), (5, 2, 7)]
+    assert true_next.shape == (7,) and torch.isnan(true_next[-1]) and (true_next[:-1] > 0).all()
+
+
+def test_repeated_tokens_from_a_vocab():
+    toks = heads.repeated_tokens(2048, 10, 3, seed=0, vocab=[7, 9, 11])
+    assert set(toks[:, 1:].unique().tolist()) <= {7, 9, 11}
+
+
+def test_synthetic_windows():
+    import numpy as np
+
+    from app.tasks.code_corpus import frequent_tokens, sample_windows
+
+    stream = np.array([0, 5, 5, 5, 6, 6, 7, 1, 2] * 50, dtype=np.uint16)
+    assert frequent_tokens(stream, 2).tolist() == [5, 6]
+    rng = np.random.default_rng(0)
+    w = sample_windows(stream, 6, 32, rng, repeat_fraction=1.0, repeat_vocab=np.array([10, 11, 12]))
+    assert w.shape == (6, 32) and (w[:, 0] == 0).all() and set(np.unique(w[:, 1:])) <= {10, 11, 12}
+    plain = sample_windows(stream, 4, 32, np.random.default_rng(0))
+    assert set(np.unique(plain[:, 1:])) <= set(stream.tolist())

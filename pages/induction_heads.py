@@ -1,3 +1,0 @@
-from app.ui.renderer import render_page
-
-render_page("induction-heads")
