@@ -5,15 +5,15 @@ import streamlit as st
 from app.ui import cvis
 from app.ui.catalog import PAGES_DIR, entries, page_file
 
-st.set_page_config(page_title="Interp Reader", page_icon=":material/biotech:", layout="wide")
+st.set_page_config(page_title="Interp Reader", layout="wide")  # no page icons: Streamlit fetches them from fonts.gstatic.com as favicons
 cvis.ensure_bundle()
 
-pages = [st.Page("pages/home.py", title="Home", icon=":material/home:", default=True)]
+pages = [st.Page("pages/home.py", title="Home", default=True)]
 try:
     for item in entries():
         if item["status"] in ("live", "broken") and page_file(item["id"]).is_file():
             pages.append(st.Page(str(page_file(item["id"]).relative_to(PAGES_DIR.parent)), title=item["title"],
-                                 url_path=item["id"].replace("-", "_"), icon=":material/menu_book:"))
+                                 url_path=item["id"].replace("-", "_")))
 except Exception:  # a broken index still leaves Home, which explains the problem
     pass
 st.navigation(pages).run()

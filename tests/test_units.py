@@ -34,7 +34,7 @@ def test_safe_json_cannot_close_script():
     assert "<" not in s and ">" not in s and "&" not in s and "\u2028" not in s
     assert json.loads(s)["tokens"][0] == "</script><script>alert(1)</script>"
     page = view_html("AttentionPatterns", tokens=["</script>"], attention=[[1.0]])
-    assert page.count("</script>") == 2 and "unpkg" not in page and "/app/static/circuitsvis-" in page
+    assert page.count("</script>") == 1 and "unpkg" not in page and "/app/static/circuitsvis-" in page
 
 
 def test_widget_params_validate_ranges_and_models():
