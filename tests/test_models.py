@@ -84,8 +84,8 @@ def _direct_top(model, text: str, k: int) -> list[str]:
 
 
 def test_prose_claims_about_the_direct_path():
-    # content/mathematical-framework.yaml: after " None" the top token is ":"; after " self"
-    # the top three are "._", "." and ".__".
+    # content/mathematical-framework.yaml: after " None" the top three are ":", "," and ")";
+    # after " self" they are "._", "." and ".__".
     with zoo.use("attn-only-1l") as model:
-        assert _direct_top(model, " None", 1) == [":"]
+        assert _direct_top(model, " None", 3) == [":", ",", ")"]
         assert _direct_top(model, " self", 3) == ["._", ".", ".__"]
