@@ -61,19 +61,20 @@ def head_scores(model, tokens: torch.Tensor, half_len: int) -> HeadScores:
     with torch.no_grad():
         _, cache = model.run_with_cache(tokens, names_filter=lambda n: n in names)
     seq_len = tokens.shape[1]
-    prev_pat, ind_pat = previous_token_pattern(seq_len), induction_pattern(seq_len, half_len)
+    device = tokens.device
+    prev_pat, ind_pat = previous_token_pattern(seq_len).to(device), induction_pattern(seq_len, half_len).to(device)
     prev = torch.zeros(cfg.n_layers, cfg.n_heads)
     ind = torch.zeros(cfg.n_layers, cfg.n_heads)
     for l in range(cfg.n_layers):
         pattern = cache[names[l]]  # (batch, head, q, k)
         for h in range(cfg.n_heads):
             for b in range(tokens.shape[0]):
-                prev[l, h] += compute_head_attention_similarity_score(
+                prev[l, h] += float(compute_head_attention_similarity_score(
                     pattern[b, h], prev_pat, exclude_bos=False, exclude_current_token=False, error_measure="mul"
-                )
-                ind[l, h] += compute_head_attention_similarity_score(
+                ))
+                ind[l, h] += float(compute_head_attention_similarity_score(
                     pattern[b, h], ind_pat, exclude_bos=False, exclude_current_token=False, error_measure="mul"
-                )
+                ))
     return HeadScores(prev / tokens.shape[0], ind / tokens.shape[0])
 
 

@@ -20,6 +20,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--device", help="cpu or cuda (default: cuda when present)")
     parser.add_argument("--threads", type=int, default=2, help="torch CPU threads (default 2)")
     parser.add_argument("--max-chars", type=int, help="cap the corpus size (smoke tests)")
+    parser.add_argument("--corpus-root", type=Path,
+                        help="read the corpus from this copy of a standard library (default: this Python's own)")
     parser.add_argument("--remeasure", action="store_true",
                         help="no training: re-measure the saved weights, rewrite metrics.json and card.md")
     args = parser.parse_args(argv)
@@ -46,7 +48,7 @@ def main(argv: list[str] | None = None) -> None:
         metrics = remeasure(recipe, out)
         print(f"re-measured {out}: val loss {metrics['loss']:.3f}")
         return
-    metrics = train(recipe, out, device=args.device, max_chars=args.max_chars)
+    metrics = train(recipe, out, device=args.device, max_chars=args.max_chars, corpus_root=args.corpus_root)
     print(f"wrote {out}: val loss {metrics['loss']:.3f} in {metrics['training']['seconds']:.0f}s")
 
 

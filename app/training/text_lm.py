@@ -37,7 +37,8 @@ def _lr_at(step: int, recipe: TextLMRecipe) -> float:
     return recipe.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * frac)))
 
 
-def train(recipe: TextLMRecipe, out_dir: Path, device: str | None = None, max_chars: int | None = None) -> dict:
+def train(recipe: TextLMRecipe, out_dir: Path, device: str | None = None, max_chars: int | None = None,
+          corpus_root: Path | None = None) -> dict:
     """Train ``recipe`` and write the model folder; returns the metrics written."""
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
     torch.manual_seed(recipe.seed)
@@ -45,8 +46,8 @@ def train(recipe: TextLMRecipe, out_dir: Path, device: str | None = None, max_ch
     out_dir.mkdir(parents=True, exist_ok=True)
     started = time.time()
 
-    train_texts = code_corpus.read_texts("train", max_chars=max_chars)
-    val_texts = code_corpus.read_texts("val", max_chars=max_chars)
+    train_texts = code_corpus.read_texts("train", max_chars=max_chars, root=corpus_root)
+    val_texts = code_corpus.read_texts("val", max_chars=max_chars, root=corpus_root)
     tok = code_corpus.train_tokenizer(train_texts, recipe.d_vocab)
     tok.save(str(out_dir / "tokenizer.json"))
     train_stream = code_corpus.encode_stream(tok, train_texts)
