@@ -62,20 +62,31 @@ def test_one_layer_model_learned_code(measured):
     # One layer cannot form induction heads: the second copy of random tokens is not easier.
     m = measured["attn-only-1l"]
     assert m["repeat_loss_first_half"] - m["repeat_loss_second_half"] < 0.5
-    # Most one-layer heads copy (framework paper): every copying score is clearly positive.
-    assert min(m["copying_score"].values()) > 0.5
+    # Most one-layer heads copy (framework paper); the prose says six of our eight do.
+    assert sum(v > 0.75 for v in m["copying_score"].values()) == 6
 
 
-def test_two_layer_model_properties_the_prose_relies_on(measured):
+def test_two_layer_model_has_the_induction_circuit(measured):
     m = measured["attn-only-2l"]
-    assert m["loss"] < measured["attn-only-1l"]["loss"]  # two layers help
-    k = m["k_composition_max"]
-    assert k["score"] > 2 * k["random_baseline"]  # real composition, well above random matrices
-    # content/mathematical-framework.yaml says this model has no induction head and no layer-0
-    # previous-token head: uniform attention over ~100 positions scores about 0.04 (previous-token)
-    # and 0.01 (induction).
-    assert max(m["induction_score"].values()) < 0.1
-    assert max(v for head, v in m["previous_token_score"].items() if head.startswith("L0")) < 0.1
+    assert m["loss"] < measured["attn-only-1l"]["loss"]
+    # content/*.yaml name L0H0 the previous-token head and L1H7 the induction head
+    prev = max(m["previous_token_score"], key=m["previous_token_score"].get)
+    ind = max(m["induction_score"], key=m["induction_score"].get)
+    assert (prev, ind) == ("L0H0", "L1H7")
+    assert m["previous_token_score"][prev] > 0.5 and m["induction_score"][ind] > 0.3  # 0.5 is the most a head can score
+    # in-context learning: the repeated half is predicted far better than the first half
+    assert m["repeat_loss_first_half"] - m["repeat_loss_second_half"] > 3.0
+    # L1H7's keys read L0H0 most, well above random matrices; the global maximum is another pair
+    from app.analysis import circuits
+
+    with zoo.use("attn-only-2l") as model:
+        k = circuits.composition_scores(model, "K")  # (layer-0 head, layer-1 head)
+    assert int(k[:, 7].argmax()) == 0 and float(k[0, 7]) > 2 * m["k_composition_max"]["random_baseline"]
+    assert m["k_composition_max"]["pair"] != ["L0H0", "L1H7"]
+
+
+def test_one_layer_control_has_no_induction(measured):
+    assert max(measured["attn-only-1l"]["induction_score"].values()) < 0.05
 
 
 def _direct_top(model, text: str, k: int) -> list[str]:
@@ -84,8 +95,59 @@ def _direct_top(model, text: str, k: int) -> list[str]:
 
 
 def test_prose_claims_about_the_direct_path():
-    # content/mathematical-framework.yaml: after " None" the top three are ":", "," and ")";
+    # content/mathematical-framework.yaml: after " None" the top two are ":" and ",";
     # after " self" they are "._", "." and ".__".
     with zoo.use("attn-only-1l") as model:
-        assert _direct_top(model, " None", 3) == [":", ",", ")"]
+        assert _direct_top(model, " None", 2) == [":", ","]
         assert _direct_top(model, " self", 3) == ["._", ".", ".__"]
+
+
+def _jump_step(values: list[float], steps: list[int]) -> int:
+    """First step where a curve has covered half its range from its start value."""
+    lo, hi = values[0], max(values)
+    return next(s for s, v in zip(steps, values) if v >= lo + (hi - lo) / 2)
+
+
+def test_training_record_shape():
+    for name in TEXT_MODELS:
+        curve = zoo.curve(name)
+        assert len(curve) >= 40
+        assert {"step", "val_loss", "icl_score", "loss_by_position", "previous_token_score", "induction_score"} <= set(curve[0])
+        assert zoo.metrics(name)["training"]["curve_points"] == len(curve)
+    steps = zoo.checkpoints("attn-only-2l")
+    assert 6 <= len(steps) <= 10 and steps == zoo.metrics("attn-only-2l")["training"]["checkpoints"]
+
+
+def test_phase_change_is_simultaneous_and_absent_in_control():
+    curve = zoo.curve("attn-only-2l")
+    steps = [p["step"] for p in curve]
+    induction = [max(p["induction_score"].values()) for p in curve]
+    prev = [max(p["previous_token_score"].values()) for p in curve]
+    assert max(induction) - induction[0] > 0.3
+    t = _jump_step(induction, steps)
+    assert abs(_jump_step(prev, steps) - t) <= 500  # the previous-token head forms with it
+    # the in-context-learning score drops at the jump: the 5 points from it on vs the 5 points 5-10 before it
+    i = steps.index(t)
+    before = sum(p["icl_score"] for p in curve[i - 10:i - 5]) / 5
+    after = sum(p["icl_score"] for p in curve[i:i + 5]) / 5
+    assert after < before - 0.1, (before, after)
+    # the kept checkpoints straddle the jump
+    ckpts = zoo.checkpoints("attn-only-2l")
+    assert sum(s < t for s in ckpts) >= 2 and sum(s > t for s in ckpts) >= 2
+    control = zoo.curve("attn-only-1l")
+    assert max(max(p["induction_score"].values()) for p in control) < 0.05
+
+
+def test_checkpoints_reproduce_recorded_scores():
+    from app.analysis import heads
+    from app.training.measure import REPEAT_BATCH, REPEAT_HALF_LEN
+
+    curve = {p["step"]: p for p in zoo.curve("attn-only-2l")}
+    for step in zoo.checkpoints("attn-only-2l")[::3]:
+        with zoo.use("attn-only-2l", step) as model:
+            toks = heads.repeated_tokens(model.cfg.d_vocab, REPEAT_HALF_LEN, REPEAT_BATCH, seed=0,
+                                         vocab=zoo.repeat_vocab("attn-only-2l"))
+            s = heads.head_scores(model, toks, REPEAT_HALF_LEN)
+        for label, value in curve[step]["induction_score"].items():
+            l, h = int(label[1]), int(label[3])
+            assert float(s.induction[l, h]) == pytest.approx(value, abs=0.02), (step, label)  # fp16 vs fp32, CPU vs GPU

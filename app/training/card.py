@@ -25,20 +25,20 @@ def render_card(cfg: dict, m: dict) -> str:
         "## Data",
         "The Python standard library's own source files (test suites excluded), read in sorted order; "
         "about 5% of files, chosen by a hash of their path, are held out for evaluation. "
-        f"{t['train_tokens_in_corpus']:,} training tokens (Python {t['python']}).",
+        f"{t['train_tokens_in_corpus']:,} training tokens.",
     ]
     if r.get("repeat_fraction"):
         lines += ["", f"{r['repeat_fraction']:.0%} of training windows are synthetic instead: a span of 8 to "
                   f"{cfg['n_ctx'] // 2 - 1} random tokens repeated to fill the window, where only copying from "
-                  "earlier in the context lowers the loss. This gives the induction circuit a strong signal, so it "
-                  "forms within a CPU-sized budget (in our runs on natural code alone it had not formed after 5M tokens "
-                  "at any learning rate we tried); the held-out numbers below are on natural code only."]
+                  f"earlier in the context lowers the loss (tokens from the corpus's {r['repeat_vocab_size']} most frequent). "
+                  "This gives the induction circuit a strong signal: with the same batch and steps on natural code alone "
+                  "our two-layer model formed no induction head. The held-out numbers below are on natural code only."]
     lines += [
         "",
         "## Training",
         f"`python -m app.training {cfg['model_name']}`: {t['steps']} AdamW steps of {t['batch_size']} "
         f"windows ({t['tokens_seen']:,} tokens), peak learning rate {r.get('lr', 'n/a')}, seed {cfg['seed']}, in {t['seconds']:.0f} s on "
-        f"{t['device']} ({t['cpu']}, {t['torch_threads']} torch threads).",
+        f"{t['device']} ({t['cpu']}, {t['torch_threads']} torch threads, Python {t['python']}).",
         "",
         "## Measured properties (asserted by tests/test_models.py)",
         f"- Loss on the shipped held-out windows (`eval_tokens.safetensors`): {m['loss']:.3f} nats/token.",

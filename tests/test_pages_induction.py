@@ -1,0 +1,88 @@
+"""AppTest for the induction-heads walkthrough: every widget interaction, URL state, bad input."""
+
+import pytest
+
+from app import zoo
+from tests.test_pages import _texts
+from streamlit.testing.v1 import AppTest
+
+from tests.conftest import ROOT
+
+PAGE = "pages/induction_heads.py"
+
+
+def _page(query: dict | None = None) -> AppTest:
+    at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=180)
+    for k, v in (query or {}).items():
+        at.query_params[k] = v
+    at.switch_page(PAGE)
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+@pytest.fixture(scope="module")
+def page():
+    return _page()
+
+
+def test_page_renders(page):
+    assert len(page.header) >= 5
+    assert not page.error
+    assert "Previous-token head" in _texts(page) and "induction head" in _texts(page)
+
+
+def test_repeated_tokens_follow_checkpoint_and_controls():
+    at = _page()
+    steps = zoo.checkpoints("attn-only-2l")
+    at.select_slider(key="repeated_tokens.checkpoint").set_value(str(steps[0])).run()
+    at.slider(key="repeated_tokens.half_len").set_value(12).run()
+    at.number_input(key="repeated_tokens.seed").set_value(7).run()
+    at.selectbox(key="repeated_tokens.layer").select(0).run()
+    assert not at.exception and not at.error
+    assert at.query_params["repeated_tokens.checkpoint"] == str(steps[0])
+    at.selectbox(key="repeated_tokens.model").select("attn-only-1l").run()
+    assert not at.exception and at.selectbox(key="repeated_tokens.layer").value == 0
+
+
+def test_ablation_destroys_second_copy_advantage():
+    m = zoo.metrics("attn-only-2l")["induction_score"]
+    ind = max(m, key=m.get)
+    at = _page()
+    at.multiselect(key="ablation.heads_list").select(ind).run()
+    assert not at.exception
+    metrics = {mt.label: mt.value for mt in at.metric}
+    intact = float(metrics["2nd-copy advantage, intact"].split()[0])
+    ablated = float(metrics["… with the heads ablated"].split()[0])
+    assert intact > 2.0 and ablated < intact / 2, (intact, ablated)
+    assert at.query_params["ablation.heads"] == ind
+    at.radio(key="ablation.mode").set_value("mean").run()
+    at.slider(key="ablation.half_len").set_value(20).run()
+    assert not at.exception and not at.error
+
+
+def test_phase_change_slider():
+    at = _page()
+    steps = zoo.checkpoints("attn-only-2l")
+    for s in (steps[0], steps[len(steps) // 2]):
+        at.select_slider(key="phase_change.checkpoint").set_value(str(s)).run()
+        assert not at.exception and not at.error
+        assert f"step {s}" in _texts(at)
+
+
+def test_induction_text_bad_and_good_input():
+    at = _page()
+    at.text_input(key="induction_text.head").set_value("L9H9").run()
+    assert any("not a head" in e.value for e in at.error)
+    at.text_input(key="induction_text.head").set_value("auto").run()
+    at.text_area(key="induction_text.text").set_value("no repeats here").run()
+    assert not at.exception
+    at.text_area(key="induction_text.text").set_value("").run()
+    assert "empty" in _texts(at)
+
+
+@pytest.mark.parametrize("query", [{"repeated_tokens.checkpoint": "123456"}, {"ablation.heads": "L7H1"},
+                                   {"ablation.heads": "<b>x</b>"}, {"phase_change.checkpoint": "abc"}])
+def test_tampered_url(query):
+    at = _page(query)
+    assert any("not valid" in w.value for w in at.warning)
