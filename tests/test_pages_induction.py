@@ -45,17 +45,24 @@ def test_repeated_tokens_follow_checkpoint_and_controls():
     assert not at.exception and at.selectbox(key="repeated_tokens.layer").value == 0
 
 
-def test_ablation_destroys_second_copy_advantage():
-    m = zoo.metrics("attn-only-2l")["induction_score"]
-    ind = max(m, key=m.get)
-    at = _page()
-    at.multiselect(key="ablation.heads_list").select(ind).run()
-    assert not at.exception
+def _advantages(at) -> tuple[float, float]:
     metrics = {mt.label: mt.value for mt in at.metric}
-    intact = float(metrics["2nd-copy advantage, intact"].split()[0])
-    ablated = float(metrics["… with the heads ablated"].split()[0])
-    assert intact > 2.0 and ablated < intact / 2, (intact, ablated)
-    assert at.query_params["ablation.heads"] == ind
+    return (float(metrics["2nd-copy advantage, intact"].split()[0]),
+            float(metrics["… with the heads ablated"].split()[0]))
+
+
+def test_ablation_destroys_second_copy_advantage():
+    # content/induction-heads.yaml: L1H7 alone removes about half; L1H7+L1H0+L1H1, or L0H0, nearly all
+    at = _page()
+    at.multiselect(key="ablation.heads_list").select("L1H7").run()
+    assert not at.exception
+    intact, ablated = _advantages(at)
+    assert intact > 3.0 and 0.3 * intact < ablated < 0.6 * intact, (intact, ablated)
+    assert at.query_params["ablation.heads"] == "L1H7"
+    at.multiselect(key="ablation.heads_list").select("L1H0").select("L1H1").run()
+    assert _advantages(at)[1] < 0.2 * intact
+    at.multiselect(key="ablation.heads_list").set_value(["L0H0"]).run()
+    assert _advantages(at)[1] < 0.2 * intact
     at.radio(key="ablation.mode").set_value("mean").run()
     at.slider(key="ablation.half_len").set_value(20).run()
     assert not at.exception and not at.error
