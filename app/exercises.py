@@ -84,18 +84,17 @@ def direct_path_top(answer: str, model: str, token: str) -> CheckResult:
 
 
 def top_detector_head(answer: str, model: str, kind: str) -> CheckResult:
-    """Which head is the best previous-token (or induction) head on repeated random tokens?"""
-    from app.analysis import heads
-    from app.training.measure import REPEAT_BATCH, REPEAT_HALF_LEN
+    """Which head does TransformerLens' detector name on the repeated-tokens view's default sequence?"""
+    from app.analysis import induction
 
     if kind not in ("previous_token", "induction"):
         raise ValueError("kind must be previous_token or induction")
     with zoo.use(model) as m:
-        toks = heads.repeated_tokens(m.cfg.d_vocab, REPEAT_HALF_LEN, REPEAT_BATCH, seed=0, vocab=zoo.repeat_vocab(model))
-        s = heads.head_scores(m, toks, REPEAT_HALF_LEN)
-    scores = s.previous_token if kind == "previous_token" else s.induction
+        vocab = induction.detector_vocab(m, zoo.repeat_vocab(model))
+        text, _ = induction.repeated_text(m, vocab, half_len=30, seed=0)  # the widget's defaults
+        scores = induction.detector_scores(m, text)[f"{kind}_head"]
     return _check_head(answer, scores, f"{kind.replace('_', '-')} score",
-                       "Read the detector table under the repeated-tokens view.")
+                       "Read the detector table under the repeated-tokens view (length 30, seed 0).")
 
 
 def most_damaging_ablation(answer: str, model: str) -> CheckResult:

@@ -151,3 +151,16 @@ def test_checkpoints_reproduce_recorded_scores():
         for label, value in curve[step]["induction_score"].items():
             l, h = int(label[1]), int(label[3])
             assert float(s.induction[l, h]) == pytest.approx(value, abs=0.02), (step, label)  # fp16 vs fp32, CPU vs GPU
+
+
+def test_exercise_checks_agree_with_the_prose():
+    # content/induction-heads.yaml names L0H0 and L1H7; the ablation exercise's answer is L0H0
+    from app.exercises import run_check
+
+    assert run_check("top_detector_head", "L0H0", {"model": "attn-only-2l", "kind": "previous_token"}).correct
+    assert run_check("top_detector_head", "L1H7", {"model": "attn-only-2l", "kind": "induction"}).correct
+    assert not run_check("top_detector_head", "L1H0", {"model": "attn-only-2l", "kind": "induction"}).correct
+    assert run_check("most_damaging_ablation", "L0H0", {"model": "attn-only-2l"}).correct
+    assert run_check("phase_change_step", "5000", {"model": "attn-only-2l"}).correct
+    assert not run_check("phase_change_step", "1000", {"model": "attn-only-2l"}).correct
+    assert "number" in run_check("phase_change_step", "soon", {"model": "attn-only-2l"}).feedback

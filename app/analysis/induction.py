@@ -33,6 +33,19 @@ def word_vocab(model) -> list[int]:
     return out
 
 
+def detector_vocab(model, repeat_vocab: list[int] | None) -> list[int]:
+    """Whole-word tokens, restricted to the recipe's repeat vocabulary when it has one.
+
+    Our models learned induction on the corpus's most frequent tokens; rarer whole words
+    are copied by other heads, so the detector would name a different head on them.
+    """
+    words = word_vocab(model)
+    if repeat_vocab is None:
+        return words
+    keep = set(repeat_vocab)
+    return [t for t in words if t in keep]
+
+
 def repeated_text(model, vocab: list[int], half_len: int, seed: int) -> tuple[str, torch.Tensor]:
     """Random whole-word tokens repeated once, as text and as (1 + 2*half_len,) tokens with BOS.
 

@@ -18,7 +18,7 @@ ABLATION_BATCH = 8
 @st.cache_data(max_entries=8, show_spinner=False)
 def word_vocab(model_name: str) -> list[int]:
     with zoo.use(model_name) as model:
-        return induction.word_vocab(model)
+        return induction.detector_vocab(model, zoo.repeat_vocab(model_name))
 
 
 @st.cache_data(**CACHE)

@@ -10,7 +10,6 @@ can never close the script tag.
 
 from __future__ import annotations
 
-import html
 import json
 import shutil
 import uuid
