@@ -20,10 +20,12 @@ import torch
 
 from app import zoo
 from app.ui import compute
+from app.ui import compute_induction as ci
 
 N = 50
 RESULTS = Path(__file__).resolve().parent / "results"
-PAGE = "mathematical-framework"  # the live pages' widgets; drafts (content/drafts/) are not benched
+PAGES = {"repeated_tokens": "induction-heads", "ablation": "induction-heads", "phase_change": "induction-heads",
+         "induction_text": "induction-heads"}  # the rest are on mathematical-framework
 WORDS = [" self", "import", "def", " None", " return", " for", " in", " if", " else", " True", " x", " value",
          " name", " path", " os", "class", " lambda", " yield", " raise", " except"]
 PROMPT = "def area(width, height):\n    return width * height\n\nimport os\nfor name in os.listdir(path):\n    print(name"
@@ -41,12 +43,18 @@ def _calls(i: int) -> dict:
         "copying_scores": lambda: compute.copying.__wrapped__("attn-only-2l", i % 2, head),
         "skip_trigrams": lambda: compute.skip_trigrams.__wrapped__("attn-only-1l", text, -1, 3),
         "composition": lambda: compute.composition.__wrapped__("attn-only-2l"),
+        "repeated_tokens": lambda: ci.repeated.__wrapped__("attn-only-2l", None, 30, i, 1),
+        "ablation": lambda: ci.ablation.__wrapped__("attn-only-2l", None, ((1, head),), "zero", 40, i),
+        "phase_change": lambda: ci.repeated.__wrapped__("attn-only-2l", zoo.checkpoints("attn-only-2l")[i % 9], 30, 0, 1),
+        "induction_text": lambda: ci.induction_text.__wrapped__("attn-only-2l", text + text, 1, head),
     }
 
 
 def widget_latencies() -> list[dict]:
     for name in zoo.names():
         zoo.load(name)
+        for step in zoo.checkpoints(name):  # loading is not widget time: each is loaded once per process
+            zoo.load(name, step)
     for call in _calls(0).values():  # warm-up
         call()
     times: dict[str, list[float]] = {}
@@ -55,7 +63,7 @@ def widget_latencies() -> list[dict]:
             t = time.perf_counter()
             call()
             times.setdefault(widget, []).append((time.perf_counter() - t) * 1000)
-    return [{"widget": w, "page": PAGE, "p50_ms": round(float(np.percentile(v, 50)), 1),
+    return [{"widget": w, "page": PAGES.get(w, "mathematical-framework"), "p50_ms": round(float(np.percentile(v, 50)), 1),
              "p95_ms": round(float(np.percentile(v, 95)), 1), "n": len(v)} for w, v in times.items()]
 
 
