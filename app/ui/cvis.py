@@ -1,7 +1,7 @@
 """circuitsvis views rendered from the package's bundled JavaScript, never its CDN.
 
 ``circuitsvis``' own ``local_src`` inlines the 1.3 MB bundle into every figure and
-``str()`` imports from unpkg.com. We copy the bundle once into ``static/`` (served by
+``str()`` imports the bundle from a public CDN. We copy the bundle once into ``static/`` (served by
 Streamlit's static file serving at ``/app/static/``) and emit a small HTML document per
 figure that loads it by URL, so the browser fetches and caches it once per page.
 Props go into a JSON literal with ``<``, ``>``, ``&`` escaped, so user text in tokens
