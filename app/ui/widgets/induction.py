@@ -29,6 +29,14 @@ def _checkpoint_select(key: str, model: str, label: str = "Training checkpoint")
                             format_func=lambda o: f"final (step {final_step})" if o == "final" else f"step {o}")
 
 
+def _repeated_view(result: dict | None) -> None:
+    """One layer's attention on the repeated sequence, then every head's detector scores."""
+    if result is None:
+        return
+    cvis.show("AttentionPatterns", height=540, tokens=result["tokens"], attention=result["pattern"])
+    _detector_table(result["table"])
+
+
 def _detector_table(table: list[dict]) -> None:
     df = pd.DataFrame(table)
     prev_best = df.loc[df["previous_token"].idxmax(), "head"]
@@ -52,12 +60,7 @@ def repeated_tokens_ui(key: str, defaults: RepeatedTokensParams) -> None:
                                     "seed": int(seed_value), "layer": layer})
     if params is None:
         return
-    result = _compute(ci.repeated, params.model, params.step, params.half_len, params.seed, params.layer)
-    if result is None:
-        return
-    cvis.show("AttentionPatterns", height=560, tokens=result["tokens"], attention=result["pattern"],
-              attentionHeadNames=[f"L{params.layer}H{h}" for h in range(len(result["pattern"]))])
-    _detector_table(result["table"])
+    _repeated_view(_compute(ci.repeated, params.model, params.step, params.half_len, params.seed, params.layer))
     show_code(params)
 
 
@@ -136,11 +139,7 @@ def phase_change_ui(key: str, defaults: PhaseChangeParams) -> None:
 
     st.markdown(f"**At {'the final weights' if params.step is None else f'step {params.step}'}**: "
                 "layer-1 attention on repeated random tokens, and every head's detector scores.")
-    result = _compute(ci.repeated, params.model, params.step, params.half_len, 0, 1)
-    if result is not None:
-        cvis.show("AttentionPatterns", height=520, tokens=result["tokens"], attention=result["pattern"],
-                  attentionHeadNames=[f"L1H{h}" for h in range(len(result["pattern"]))])
-        _detector_table(result["table"])
+    _repeated_view(_compute(ci.repeated, params.model, params.step, params.half_len, 0, 1))
     show_code(params)
 
 
