@@ -95,8 +95,8 @@ def checkpoints(name: str) -> list[int]:
 
 
 def curve(name: str) -> list[dict]:
-    """The training record (``curve.json``): one dict per eval step."""
-    path = model_dir(name) / "curve.json"
+    """The training record (``training.json``): one dict per eval step."""
+    path = model_dir(name) / "training.json"
     return json.loads(path.read_text()) if path.is_file() else []
 
 

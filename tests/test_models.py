@@ -15,7 +15,7 @@ def _measured(name):
     folder = zoo.model_dir(name)
     eval_tokens = load_file(folder / "eval_tokens.safetensors")["tokens"].long()
     with zoo.use(name) as model:
-        return measure(model, eval_tokens, zoo.repeat_vocab(name))
+        return measure(model, eval_tokens, zoo.repeat_vocab(name), zoo.curve(name))
 
 
 @pytest.fixture(scope="module")
@@ -29,13 +29,16 @@ def test_metrics_json_matches_shipped_weights(name, measured):
     got = measured[name]
     assert set(got) == set(stored) - {"training"}
     assert got["loss"] == pytest.approx(stored["loss"], abs=2e-3)
-    for field in ("copying_score", "previous_token_score", "induction_score"):
+    for field in ("copying_score", "prev_token_score", "induction_score"):
         assert set(got[field]) == set(stored[field]) == {f"L{l}H{h}" for l in range(zoo.config(name)["n_layers"])
                                                           for h in range(zoo.config(name)["n_heads"])}
         for head, value in stored[field].items():
             assert got[field][head] == pytest.approx(value, abs=2e-3), (field, head)
     for field in ("repeat_loss_first_half", "repeat_loss_second_half"):
         assert got[field] == pytest.approx(stored[field], abs=2e-3)
+    assert got["phase_change_step"] == stored["phase_change_step"]
+    assert got["ablation_head"] == stored["ablation_head"]
+    assert got["ablation_loss_increase"] == pytest.approx(stored["ablation_loss_increase"], abs=2e-3)
     if "k_composition_max" in stored:
         assert got["k_composition_max"]["pair"] == stored["k_composition_max"]["pair"]
         assert got["k_composition_max"]["score"] == pytest.approx(stored["k_composition_max"]["score"], abs=2e-3)
@@ -70,12 +73,18 @@ def test_two_layer_model_has_the_induction_circuit(measured):
     m = measured["attn-only-2l"]
     assert m["loss"] < measured["attn-only-1l"]["loss"]
     # content/*.yaml name L0H0 the previous-token head and L1H7 the induction head
-    prev = max(m["previous_token_score"], key=m["previous_token_score"].get)
+    prev = max(m["prev_token_score"], key=m["prev_token_score"].get)
     ind = max(m["induction_score"], key=m["induction_score"].get)
     assert (prev, ind) == ("L0H0", "L1H7")
-    assert m["previous_token_score"][prev] > 0.5 and m["induction_score"][ind] > 0.3  # 0.5 is the most a head can score
-    # in-context learning: the repeated half is predicted far better than the first half
-    assert m["repeat_loss_first_half"] - m["repeat_loss_second_half"] > 3.0
+    assert m["prev_token_score"][prev] > 0.5 and m["induction_score"][ind] > 0.3  # 0.5 is the most a head can score
+    # in-context learning: the second copy costs at most 20% of the first (issue 4's target)
+    assert m["repeat_loss_second_half"] <= 0.2 * m["repeat_loss_first_half"]
+    # ICL score on natural code: the paper reports about -0.4 for models with induction heads
+    assert m["icl_score"] < -0.3 and measured["attn-only-1l"]["icl_score"] > m["icl_score"] + 0.2
+    # ablating the top induction head costs the second copy more than 2 nats; the phase change is recorded
+    assert m["ablation_head"] == "L1H7" and m["ablation_loss_increase"] > 2.0
+    assert m["phase_change_step"] == _jump_step([max(p["induction_score"].values()) for p in zoo.curve("attn-only-2l")],
+                                                [p["step"] for p in zoo.curve("attn-only-2l")])
     # L1H7's keys read L0H0 most, well above random matrices; the global maximum is another pair
     from app.analysis import circuits
 
@@ -87,6 +96,7 @@ def test_two_layer_model_has_the_induction_circuit(measured):
 
 def test_one_layer_control_has_no_induction(measured):
     assert max(measured["attn-only-1l"]["induction_score"].values()) < 0.05
+    assert measured["attn-only-1l"]["phase_change_step"] is None
 
 
 def _direct_top(model, text: str, k: int) -> list[str]:
@@ -112,7 +122,8 @@ def test_training_record_shape():
     for name in TEXT_MODELS:
         curve = zoo.curve(name)
         assert len(curve) >= 40
-        assert {"step", "val_loss", "icl_score", "loss_by_position", "previous_token_score", "induction_score"} <= set(curve[0])
+        assert {"step", "val_loss", "icl_score", "loss_by_position", "prev_token_score", "induction_score"} <= set(curve[0])
+        assert (zoo.model_dir(name) / "training.json").is_file()
         assert zoo.metrics(name)["training"]["curve_points"] == len(curve)
     steps = zoo.checkpoints("attn-only-2l")
     assert 6 <= len(steps) <= 10 and steps == zoo.metrics("attn-only-2l")["training"]["checkpoints"]
@@ -122,7 +133,7 @@ def test_phase_change_is_simultaneous_and_absent_in_control():
     curve = zoo.curve("attn-only-2l")
     steps = [p["step"] for p in curve]
     induction = [max(p["induction_score"].values()) for p in curve]
-    prev = [max(p["previous_token_score"].values()) for p in curve]
+    prev = [max(p["prev_token_score"].values()) for p in curve]
     assert max(induction) - induction[0] > 0.3
     t = _jump_step(induction, steps)
     assert abs(_jump_step(prev, steps) - t) <= 500  # the previous-token head forms with it

@@ -46,8 +46,14 @@ def render_card(cfg: dict, m: dict) -> str:
         f"- Loss on repeated random tokens: first copy {m['repeat_loss_first_half']:.3f}, "
         f"second copy {m['repeat_loss_second_half']:.3f}.",
         f"- Highest OV copying scores: {_top(m['copying_score'])}.",
-        f"- Highest previous-token scores: {_top(m['previous_token_score'])}.",
+        f"- Highest previous-token scores: {_top(m['prev_token_score'])}.",
         f"- Highest induction scores: {_top(m['induction_score'])}.",
+        "  (Both scores are TransformerLens' `mul` similarity over every query position, so the first copy, where "
+        "no head can look back, caps an induction score at about 0.5.)",
+        f"- Zero-ablating the top induction head ({m['ablation_head']}) raises the second-copy loss by "
+        f"{m['ablation_loss_increase']:.3f} nats.",
+        "- Phase change (best induction score half-way through its rise): "
+        + (f"step {m['phase_change_step']}." if m["phase_change_step"] is not None else "none: no induction head formed."),
     ]
     if "k_composition_max" in m:
         k = m["k_composition_max"]
@@ -56,7 +62,7 @@ def render_card(cfg: dict, m: dict) -> str:
             f"(random-matrix baseline {k['random_baseline']:.3f})."
         )
     lines += ["", "## Training record",
-              f"`curve.json`: {t['curve_points']} evaluation points over the run, each with held-out loss, "
+              f"`training.json`: {t['curve_points']} evaluation points over the run, each with held-out loss, "
               "loss by position, the in-context-learning score and every head's previous-token and induction scores."]
     if t["checkpoints"]:
         lines.append(f"fp16 checkpoints in `checkpoints/` at steps {', '.join(map(str, t['checkpoints']))}, "

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from app.analysis import circuits, heads, icl
+from app.analysis import circuits, heads, icl, induction
 
 REPEAT_HALF_LEN = 50
 REPEAT_BATCH = 8
@@ -19,7 +19,18 @@ def per_head(t: torch.Tensor) -> dict[str, float]:
     return {head_label(l, h): round(float(t[l, h]), 4) for l in range(t.shape[0]) for h in range(t.shape[1])}
 
 
-def measure(model, eval_tokens: torch.Tensor, repeat_vocab=None) -> dict:
+def phase_change_step(curve: list[dict]) -> int | None:
+    """First recorded step where the best induction score has covered half its rise; None if it never rises."""
+    if not curve:
+        return None
+    best = [max(p["induction_score"].values()) for p in curve]
+    lo, hi = best[0], max(best)
+    if hi - lo < 0.1:  # no induction head formed (uniform attention scores about 0.01)
+        return None
+    return next(p["step"] for p, b in zip(curve, best) if b >= lo + (hi - lo) / 2)
+
+
+def measure(model, eval_tokens: torch.Tensor, repeat_vocab=None, curve: list[dict] | None = None) -> dict:
     """Loss on the shipped eval windows, per-head copying / previous-token / induction scores,
     repeated-token losses, and (2+ layers) the strongest K-composition pair."""
     pos_loss = icl.per_position_loss(model, eval_tokens)  # (seq-1,)
@@ -27,14 +38,20 @@ def measure(model, eval_tokens: torch.Tensor, repeat_vocab=None) -> dict:
     toks = heads.repeated_tokens(model.cfg.d_vocab, REPEAT_HALF_LEN, REPEAT_BATCH, seed=0, vocab=repeat_vocab)
     scores = heads.head_scores(model, toks, REPEAT_HALF_LEN)
     first, second = heads.repeat_losses(model, REPEAT_HALF_LEN, REPEAT_BATCH, seed=0, vocab=repeat_vocab)
+    top = divmod(int(scores.induction.argmax()), model.cfg.n_heads)  # the top induction head
+    intact = heads.per_token_loss(model, toks)[:, REPEAT_HALF_LEN + 1:].mean()
+    ablated = induction.ablated_loss(model, toks, [top])[:, REPEAT_HALF_LEN + 1:].mean()
     out = {
         "loss": round(loss, 4),
         "icl_score": round(icl.icl_score(pos_loss), 4),
         "copying_score": per_head(circuits.copying_scores(model)),
-        "previous_token_score": per_head(scores.previous_token),
+        "prev_token_score": per_head(scores.previous_token),
         "induction_score": per_head(scores.induction),
         "repeat_loss_first_half": round(first, 4),
         "repeat_loss_second_half": round(second, 4),
+        "phase_change_step": phase_change_step(curve or []),
+        "ablation_head": head_label(*top),  # the top induction head ...
+        "ablation_loss_increase": round(float(ablated - intact), 4),  # ... zero-ablated: second-copy loss increase
     }
     if model.cfg.n_layers >= 2:
         k = circuits.composition_scores(model, "K")  # (H0, H1)

@@ -45,7 +45,7 @@ class Recorder:
             "val_loss": round(float(pos_loss.mean()), 4),
             "icl_score": round(icl.icl_score(pos_loss), 4),
             "loss_by_position": icl.binned(pos_loss),
-            "previous_token_score": per_head(scores.previous_token),
+            "prev_token_score": per_head(scores.previous_token),
             "induction_score": per_head(scores.induction),
         }
         self.points.append(point)

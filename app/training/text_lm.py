@@ -97,7 +97,7 @@ def train(recipe: TextLMRecipe, out_dir: Path, device: str | None = None, max_ch
     state = {k: v.detach().contiguous() for k, v in model.state_dict().items()}
     save_file(state, out_dir / "model.safetensors")
     (out_dir / "config.json").write_text(json.dumps(recipe.bridge_config(), indent=2) + "\n")
-    metrics = measure(model, eval_tokens, repeat_vocab)
+    metrics = measure(model, eval_tokens, repeat_vocab, recorder.points)
     metrics["training"] = {
         "seconds": round(seconds, 1),
         "device": device if device == "cpu" else torch.cuda.get_device_name(),
@@ -112,7 +112,7 @@ def train(recipe: TextLMRecipe, out_dir: Path, device: str | None = None, max_ch
         "curve_points": len(recorder.points),
         "checkpoints": kept,
     }
-    (out_dir / "curve.json").write_text(json.dumps(recorder.points) + "\n")
+    (out_dir / "training.json").write_text(json.dumps(recorder.points) + "\n")
     (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=1) + "\n")
     (out_dir / "card.md").write_text(render_card(recipe.bridge_config(), metrics))
     return metrics
@@ -129,7 +129,9 @@ def remeasure(recipe: TextLMRecipe, out_dir: Path) -> dict:
     model.eval()
     eval_tokens = load_file(out_dir / "eval_tokens.safetensors")["tokens"].long()
     old = json.loads((out_dir / "metrics.json").read_text())
-    metrics = measure(model, eval_tokens, zoo.repeat_vocab_at(out_dir))
+    curve_path = out_dir / "training.json"
+    curve = json.loads(curve_path.read_text()) if curve_path.is_file() else None
+    metrics = measure(model, eval_tokens, zoo.repeat_vocab_at(out_dir), curve)
     metrics["training"] = old["training"]
     (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=1) + "\n")
     (out_dir / "card.md").write_text(render_card(cfg, metrics))

@@ -126,11 +126,11 @@ class PhaseChangeParams(CheckpointParams):
     @model_validator(mode="after")
     def _has_curve(self):
         if not zoo.curve(self.model):
-            raise ValueError(f"{self.model} has no training record (curve.json)")
+            raise ValueError(f"{self.model} has no training record (training.json)")
         return self
 
     def _code(self) -> str:
-        return (f"curve = json.load(open('models/{self.model}/curve.json'))  # one dict per eval step\n"
+        return (f"curve = json.load(open('models/{self.model}/training.json'))  # one dict per eval step\n"
                 "steps = [p['step'] for p in curve]\n"
                 "icl = [p['icl_score'] for p in curve]\n"
                 "induction = [max(p['induction_score'].values()) for p in curve]\n")

@@ -119,7 +119,7 @@ def phase_change_ui(key: str, defaults: PhaseChangeParams) -> None:
         fig.add_scatter(x=xs, y=[p["val_loss"] for p in c], name=f"{name} loss", line=dict(dash=dash), row=1, col=1)
         fig.add_scatter(x=xs, y=[p["icl_score"] for p in c], name=f"{name} ICL", line=dict(dash=dash), row=2, col=1)
     xs = [p["step"] for p in curve]
-    for field, label in (("induction_score", "best induction head"), ("previous_token_score", "best previous-token head")):
+    for field, label in (("induction_score", "best induction head"), ("prev_token_score", "best previous-token head")):
         fig.add_scatter(x=xs, y=[max(p[field].values()) for p in curve], name=f"{params.model} {label}", row=3, col=1)
     fig.add_scatter(x=[p["step"] for p in control], y=[max(p["induction_score"].values()) for p in control],
                     name=f"{params.control} best induction head", line=dict(dash="dot"), row=3, col=1)
