@@ -105,13 +105,13 @@ def most_damaging_ablation(answer: str, model: str) -> CheckResult:
         half = 40
         toks = heads.repeated_tokens(m.cfg.d_vocab, half, 8, seed=0, vocab=zoo.repeat_vocab(model))
         n_layers, n_heads = m.cfg.n_layers, m.cfg.n_heads
-        base = heads.per_token_loss(m, toks)
-        adv = float(base[:, 1:half].mean() - base[:, half + 1:].mean())
+        first, second = heads.half_losses(heads.per_token_loss(m, toks), half)
+        adv = first - second
         drop = torch.zeros(n_layers, n_heads)
         for l in range(n_layers):
             for h in range(n_heads):
-                loss = induction.ablated_loss(m, toks, [(l, h)])
-                drop[l, h] = adv - float(loss[:, 1:half].mean() - loss[:, half + 1:].mean())
+                a_first, a_second = heads.half_losses(induction.ablated_loss(m, toks, [(l, h)]), half)
+                drop[l, h] = adv - (a_first - a_second)
     return _check_head(answer, drop, "drop in second-copy advantage (nats)",
                        f"Ablate heads one at a time in the ablation view; the intact advantage is {adv:.2f} nats.")
 

@@ -1,5 +1,6 @@
 """Analysis units on tiny random models with hand-set weights (no shipped weights needed)."""
 
+import pytest
 import torch
 
 from app.analysis import circuits, heads
@@ -101,8 +102,11 @@ def test_repeated_tokens_and_scores():
     m = tiny_model()
     s = heads.head_scores(m, toks, 5)
     assert s.previous_token.shape == (2, 2) and ((s.induction >= 0) & (s.induction <= 1)).all()
-    first, second = heads.repeat_losses(m, 5, 2, seed=1)
+    loss = heads.per_token_loss(m, toks)  # (2, 10)
+    first, second = heads.half_losses(loss, 5)
     assert first > 0 and second > 0
+    assert first == pytest.approx(float(loss[:, 1:5].mean())) and second == pytest.approx(float(loss[:, 6:].mean()))
+    assert heads.half_losses(loss.mean(0), 5) == pytest.approx((first, second))
 
 
 def test_skip_trigrams_rows():

@@ -86,10 +86,11 @@ def per_token_loss(model, tokens: torch.Tensor) -> torch.Tensor:
     return -logp.gather(-1, tokens[:, 1:, None])[..., 0]
 
 
-def repeat_losses(model, half_len: int = 50, batch: int = 16, seed: int = 0, vocab=None) -> tuple[float, float]:
-    """Mean loss on the first and on the second copy of repeated random tokens."""
-    toks = repeated_tokens(model.cfg.d_vocab, half_len, batch, seed, vocab=vocab)
-    loss = per_token_loss(model, toks)  # position p predicts token p+1
-    first = loss[:, 1:half_len].mean()  # predictions of tokens 2..half_len of the first copy
-    second = loss[:, half_len + 1 :].mean()  # predictions of tokens 2..half_len of the second copy
-    return float(first), float(second)
+def half_losses(loss: torch.Tensor, half_len: int) -> tuple[float, float]:
+    """Mean loss on the first and second copy from a ([batch,] seq-1) per-token loss of repeated tokens.
+
+    Position p predicts token p+1, so [1:half_len] predicts tokens 2..half_len of the first copy
+    and [half_len+1:] tokens 2..half_len of the second.
+    """
+    return float(loss[..., 1:half_len].mean()), float(loss[..., half_len + 1 :].mean())
+

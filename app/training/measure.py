@@ -19,15 +19,21 @@ def per_head(t: torch.Tensor) -> dict[str, float]:
     return {head_label(l, h): round(float(t[l, h]), 4) for l in range(t.shape[0]) for h in range(t.shape[1])}
 
 
+def half_rise_step(curve: list[dict]) -> int:
+    """First recorded step where the best induction score has covered half its rise from the start."""
+    best = [max(p["induction_score"].values()) for p in curve]
+    lo, hi = best[0], max(best)
+    return next(p["step"] for p, b in zip(curve, best) if b >= lo + (hi - lo) / 2)
+
+
 def phase_change_step(curve: list[dict]) -> int | None:
-    """First recorded step where the best induction score has covered half its rise; None if it never rises."""
+    """``half_rise_step``, or None where the induction score never rises (no phase change)."""
     if not curve:
         return None
     best = [max(p["induction_score"].values()) for p in curve]
-    lo, hi = best[0], max(best)
-    if hi - lo < 0.1:  # no induction head formed (uniform attention scores about 0.01)
+    if max(best) - best[0] < 0.1:  # no induction head formed (uniform attention scores about 0.01)
         return None
-    return next(p["step"] for p, b in zip(curve, best) if b >= lo + (hi - lo) / 2)
+    return half_rise_step(curve)
 
 
 def measure(model, eval_tokens: torch.Tensor, repeat_vocab=None, curve: list[dict] | None = None) -> dict:
@@ -37,10 +43,9 @@ def measure(model, eval_tokens: torch.Tensor, repeat_vocab=None, curve: list[dic
     loss = float(pos_loss.mean())
     toks = heads.repeated_tokens(model.cfg.d_vocab, REPEAT_HALF_LEN, REPEAT_BATCH, seed=0, vocab=repeat_vocab)
     scores = heads.head_scores(model, toks, REPEAT_HALF_LEN)
-    first, second = heads.repeat_losses(model, REPEAT_HALF_LEN, REPEAT_BATCH, seed=0, vocab=repeat_vocab)
+    first, second = heads.half_losses(heads.per_token_loss(model, toks), REPEAT_HALF_LEN)
     top = divmod(int(scores.induction.argmax()), model.cfg.n_heads)  # the top induction head
-    intact = heads.per_token_loss(model, toks)[:, REPEAT_HALF_LEN + 1:].mean()
-    ablated = induction.ablated_loss(model, toks, [top])[:, REPEAT_HALF_LEN + 1:].mean()
+    _, ablated = heads.half_losses(induction.ablated_loss(model, toks, [top]), REPEAT_HALF_LEN)
     out = {
         "loss": round(loss, 4),
         "icl_score": round(icl.icl_score(pos_loss), 4),
@@ -51,7 +56,7 @@ def measure(model, eval_tokens: torch.Tensor, repeat_vocab=None, curve: list[dic
         "repeat_loss_second_half": round(second, 4),
         "phase_change_step": phase_change_step(curve or []),
         "ablation_head": head_label(*top),  # the top induction head ...
-        "ablation_loss_increase": round(float(ablated - intact), 4),  # ... zero-ablated: second-copy loss increase
+        "ablation_loss_increase": round(ablated - second, 4),  # ... zero-ablated: second-copy loss increase
     }
     if model.cfg.n_layers >= 2:
         k = circuits.composition_scores(model, "K")  # (H0, H1)

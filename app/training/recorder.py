@@ -15,7 +15,7 @@ import torch
 from safetensors.torch import save_file
 
 from app.analysis import heads, icl
-from app.training.measure import REPEAT_BATCH, REPEAT_HALF_LEN, per_head
+from app.training.measure import REPEAT_BATCH, REPEAT_HALF_LEN, half_rise_step, per_head
 
 
 class Recorder:
@@ -61,9 +61,7 @@ class Recorder:
         if not self.keep:
             return []
         staged = sorted(int(p.stem.split("_")[1]) for p in self.stage.glob("step_*.safetensors"))
-        best = [max(p["induction_score"].values()) for p in self.points]
-        lo, hi = best[0], max(best)
-        half = next(p["step"] for p, b in zip(self.points, best) if b >= lo + (hi - lo) / 2)
+        half = half_rise_step(self.points)
         last = staged[-1]
         # Dense around the half-way step of the induction score, sparse before and after.
         targets = [0, half * 0.35, half * 0.6, half * 0.8, half, half * 1.2, half * 1.5, (half + last) / 2, last]

@@ -50,12 +50,8 @@ def ablation(model_name: str, step: int | None, head_list: tuple, mode: str, hal
         toks = heads.repeated_tokens(model.cfg.d_vocab, half_len, ABLATION_BATCH, seed, vocab=zoo.repeat_vocab(model_name))
         before = heads.per_token_loss(model, toks).mean(0)  # (seq-1,)
         after = induction.ablated_loss(model, toks, list(head_list), means).mean(0) if head_list else before
-
-    def halves(loss):
-        return float(loss[1:half_len].mean()), float(loss[half_len + 1:].mean())
-
     return {"before": before.tolist(), "after": after.tolist(), "half_len": half_len,
-            "before_halves": halves(before), "after_halves": halves(after)}
+            "before_halves": heads.half_losses(before, half_len), "after_halves": heads.half_losses(after, half_len)}
 
 
 @st.cache_data(**CACHE)
