@@ -1,18 +1,37 @@
-"""``python -m app.training NAME [--steps N] [--out DIR] [--device cpu|cuda] [--threads T]``."""
+"""``python -m app.training NAME [--steps N] [--out DIR] [--device cpu|cuda] [--threads T]``.
+
+Text language models (``recipes.RECIPES``) are handled here; every other model has its own
+recipe module whose ``main(argv)`` takes the same core flags (``OTHER_RECIPES``).
+"""
 
 from __future__ import annotations
 
 import argparse
+import importlib
+import sys
 from pathlib import Path
 
 import torch
 
 from app.training import recipes
 
+# model name -> module with ``main(argv)``; argv[0] is the model name.
+OTHER_RECIPES = {
+    "modadd-113": "app.training.grokking",
+    "othello-gpt": "app.training.othello",
+    "tms": "app.training.tms",
+    "outliers-adam": "app.training.outliers",
+    "outliers-sgd": "app.training.outliers",
+}
+
 
 def main(argv: list[str] | None = None) -> None:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] in OTHER_RECIPES:
+        importlib.import_module(OTHER_RECIPES[argv[0]]).main(argv)
+        return
     parser = argparse.ArgumentParser(prog="python -m app.training", description=__doc__)
-    parser.add_argument("name", help=f"one of: {', '.join(sorted(recipes.RECIPES))}")
+    parser.add_argument("name", help=f"one of: {', '.join(sorted([*recipes.RECIPES, *OTHER_RECIPES]))}")
     parser.add_argument("--steps", type=int, help="override the recipe's step count (smoke tests)")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="override any recipe field, e.g. --set lr=3e-3 (repeatable)")
@@ -36,7 +55,9 @@ def main(argv: list[str] | None = None) -> None:
         recipe = recipes.get(args.name, **overrides)
     except (KeyError, TypeError) as err:
         parser.error(str(err).strip("'\""))
-    from app import zoo  # sets torch's threads to the app's default; the recipe sets its own below
+    from app import (
+        zoo,  # sets torch's threads to the app's default; the recipe sets its own below
+    )
     from app.training.text_lm import train
 
     torch.set_num_threads(args.threads)
