@@ -57,10 +57,10 @@ class WidgetParams(BaseModel):
     @model_validator(mode="after")
     def _in_range(self):
         cfg = zoo.config(self.model)
-        if "layer" in self.layer_fields and not 0 <= getattr(self, "layer") < cfg["n_layers"]:
-            raise ValueError(f"layer {getattr(self, 'layer')} is out of range: {self.model} has layers 0..{cfg['n_layers'] - 1}")
-        if "head" in self.layer_fields and not 0 <= getattr(self, "head") < cfg["n_heads"]:
-            raise ValueError(f"head {getattr(self, 'head')} is out of range: {self.model} has heads 0..{cfg['n_heads'] - 1}")
+        if "layer" in self.layer_fields and not 0 <= self.layer < cfg["n_layers"]:
+            raise ValueError(f"layer {self.layer} is out of range: {self.model} has layers 0..{cfg['n_layers'] - 1}")
+        if "head" in self.layer_fields and not 0 <= self.head < cfg["n_heads"]:
+            raise ValueError(f"head {self.head} is out of range: {self.model} has heads 0..{cfg['n_heads'] - 1}")
         return self
 
     def code(self) -> str:
