@@ -138,7 +138,7 @@ def legal_top1(logits: torch.Tensor, games: np.ndarray, legal_next: np.ndarray) 
 def square_logits(logits: torch.Tensor) -> torch.Tensor:
     """Token logits (..., 61) -> logits per board square (..., 64), -inf on the four centre squares."""
     out = torch.full((*logits.shape[:-1], 64), float("-inf"), dtype=logits.dtype)
-    out[..., torch.from_numpy(oth.TOKEN_TO_SQUARE[1:])] = logits[..., 1:]
+    out[..., torch.tensor(oth.TOKEN_TO_SQUARE[1:])] = logits[..., 1:]
     return out
 
 

@@ -54,6 +54,7 @@ class OthelloRecipe:
     probe_steps: int = 2_000
     seed: int = 0
     max_seconds: float = 0.0  # > 0: stop early after this many seconds of training (reported)
+    resume_every: int = 500  # with --resume: save the resumable state this often
 
     def bridge_config(self) -> dict:
         return {"model_name": self.name, "n_layers": self.n_layers, "d_model": self.d_model, "n_heads": self.n_heads,
@@ -92,7 +93,41 @@ def _curve_point(model: PlainGPT, tokens: torch.Tensor, games: np.ndarray, legal
     return {"val_loss": float(loss), "legal_top1": legal_top1(logits, games, legal)}
 
 
-def train(r: OthelloRecipe, out: Path, device: str | None = None) -> dict:
+RESUME = "resume"  # model + optimiser + sampler state, fp32; never shipped (.gitignore)
+
+
+def _save_resume(folder: Path, model: PlainGPT, opt: torch.optim.Optimizer, gen: torch.Generator, step: int,
+                 curve: list, seconds: float) -> None:
+    """Everything needed to continue exactly where training stopped, as safetensors + JSON (no pickles)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    tensors = {f"model.{k}": v.detach().float().cpu().contiguous() for k, v in model.state_dict().items()}
+    for i, state in opt.state_dict()["state"].items():
+        for k, v in state.items():
+            tensors[f"opt.{i}.{k}"] = torch.as_tensor(v).float().cpu().reshape(v.shape if torch.is_tensor(v) else ())
+    tensors["sampler"] = gen.get_state()
+    save_file(tensors, folder / "state.safetensors.tmp")
+    (folder / "state.safetensors.tmp").replace(folder / "state.safetensors")
+    (folder / "progress.json").write_text(json.dumps({"step": step, "seconds": seconds, "curve": curve}) + "\n")
+
+
+def _load_resume(folder: Path, model: PlainGPT, opt: torch.optim.Optimizer, gen: torch.Generator,
+                 device: str) -> tuple[int, list, float]:
+    from safetensors.torch import load_file
+
+    t = load_file(folder / "state.safetensors")
+    model.load_state_dict({k[6:]: v for k, v in t.items() if k.startswith("model.")}, strict=True)
+    sd = opt.state_dict()
+    for key, v in t.items():
+        if key.startswith("opt."):
+            _, i, name = key.split(".", 2)
+            sd["state"].setdefault(int(i), {})[name] = v if name == "step" else v.to(device)
+    opt.load_state_dict(sd)
+    gen.set_state(t["sampler"])
+    progress = json.loads((folder / "progress.json").read_text())
+    return progress["step"], progress["curve"], progress["seconds"]
+
+
+def train(r: OthelloRecipe, out: Path, device: str | None = None, resume: bool = False) -> dict:
     from app.analysis.othello import model_inputs
 
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
@@ -118,9 +153,15 @@ def train(r: OthelloRecipe, out: Path, device: str | None = None) -> dict:
     curve, running = [], []
     autocast = torch.autocast("cuda", dtype=torch.bfloat16) if device.startswith("cuda") else torch.autocast("cpu", enabled=False)
     train_started = time.time()
-    steps_done = 0
-    bar = tqdm(range(r.steps + 1), desc=r.name)
+    steps_done = first = 0
+    if resume and (out / RESUME).is_dir():
+        first, curve, done_seconds = _load_resume(out / RESUME, model, opt, gen, device)
+        train_started -= done_seconds
+        print(f"resuming {r.name} at step {first} from {out / RESUME}")
+    bar = tqdm(range(first, r.steps + 1), desc=r.name, initial=first, total=r.steps + 1)
     for step in bar:
+        if resume and step > first and step % r.resume_every == 0:
+            _save_resume(out / RESUME, model, opt, gen, step, curve, time.time() - train_started)
         last = step == r.steps or (r.max_seconds > 0 and time.time() - train_started > r.max_seconds)
         if step % r.eval_every == 0 or last:
             point = {"step": step, "train_loss": float(np.mean(running)) if running else None,
@@ -130,6 +171,8 @@ def train(r: OthelloRecipe, out: Path, device: str | None = None) -> dict:
             bar.set_postfix(loss=f"{point['val_loss']:.3f}", legal=f"{point['legal_top1']:.4f}")
         if last:
             steps_done = step
+            if resume:
+                _save_resume(out / RESUME, model, opt, gen, step, curve, time.time() - train_started)
             break
         for group in opt.param_groups:
             group["lr"] = _lr_at(step, r)
@@ -168,6 +211,9 @@ def main(argv: list[str]) -> None:
     parser.add_argument("--out", type=Path)
     parser.add_argument("--device")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--resume", action="store_true",
+                        help="save resumable state every resume_every steps and continue from out/resume/ if present "
+                             "(CPU training can span sessions)")
     parser.add_argument("--remeasure", action="store_true", help="re-measure the saved weights and probes; rewrite card")
     args = parser.parse_args(argv)
     fields = {f.name: f.type for f in dataclasses.fields(OthelloRecipe)}
@@ -183,6 +229,6 @@ def main(argv: list[str]) -> None:
         metrics = json.loads((out / "metrics.json").read_text())
         write_card(out, measure(out, metrics["training"], fit=False))
         return
-    m = train(OthelloRecipe(**overrides), out, device=args.device)
+    m = train(OthelloRecipe(**overrides), out, device=args.device, resume=args.resume)
     print(f"wrote {out}: legal top-1 {m['legal_move_top1']:.4f}, mine/theirs probe {max(m['probe_acc_mine_theirs']):.3f}, "
           f"black/white probe {max(m['probe_acc_black_white']):.3f}, edit match {m['intervention_match_rate']:.3f}")

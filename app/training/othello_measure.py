@@ -143,7 +143,7 @@ def measure(folder: Path, training: dict, fit: bool = False, probe_games: int = 
     mt = probes["mine_theirs"]
     if fit:
         grid = {f"L{layer}x{scale:g}": edit_match(model, mt, choose, layer, scale)["match"]
-                for layer in range(1, n_layers) for scale in EDIT_SCALES}
+                for layer in range(n_layers) for scale in EDIT_SCALES}
         best = max(grid, key=grid.get)
         layer, scale = int(best[1:].split("x")[0]), float(best.split("x")[1])
         training = {**training, "edit_grid": grid}
