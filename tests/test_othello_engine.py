@@ -215,10 +215,10 @@ def test_generator_is_seeded_and_uniform(monkeypatch):
         oth.random_games(-1)
     games = oth.random_games(4000, seed=0)
     first = np.bincount(games[:, 0], minlength=64)[[19, 26, 37, 44]]  # d3 c4 f5 e6
-    assert first.sum() == 4000 and (abs(first - 1000) < 120).all()  # ~6 sd of a fair 1-in-4 draw
+    assert first.sum() == 4000 and (abs(first - 1000) < 120).all()  # 120 is ~4.4 sd of a fair 1-in-4 draw
     after_f5 = games[games[:, 0] == 37, 1]
     replies = np.bincount(after_f5, minlength=64)[[29, 43, 45]]  # f4 d6 f6
-    assert replies.sum() == len(after_f5) and (abs(replies - len(after_f5) / 3) < 0.2 * len(after_f5)).all()
+    assert replies.sum() == len(after_f5) and (abs(replies - len(after_f5) / 3) < 0.1 * len(after_f5)).all()  # ~7 sd
 
 
 def test_board_states_reject_bad_games():
