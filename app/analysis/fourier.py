@@ -183,25 +183,33 @@ def excluded_logits(logits: torch.Tensor, freqs: list[int], p: int = modadd.P) -
     return out.to(logits.dtype)
 
 
-def logit_var_explained(logits: torch.Tensor, freqs: list[int], p: int = modadd.P) -> float:
-    """Share of the number logits' variance (over c, every input) fit by sum_k alpha_k cos(w_k(a+b-c)).
+def cos_fit(logits: torch.Tensor, p: int = modadd.P) -> tuple[torch.Tensor, float]:
+    """Least-squares alpha_k of cos(w_k(a+b-c)) for every k, and the total variance; (p // 2,), float.
 
-    Logits are centred over c for each input (softmax ignores a shift); the cos terms are
-    orthogonal, so each alpha_k is a projection.
+    Logits (p*p, p) are centred over c for each input (softmax ignores a shift). The cos terms are
+    orthogonal over all (a, b, c), each with squared norm p^3 / 2, so every alpha_k is a projection:
+    sum over inputs and c of L * cos(w_k (a+b-c)), which only depends on d = (a+b-c) mod p.
     """
     L = logits.double() - logits.double().mean(dim=1, keepdim=True)  # (p*p, p)
-    s = modadd.all_pairs(p)[:, :2].sum(1).to(logits.device).double()  # (p*p,)
-    c = torch.arange(p, device=logits.device, dtype=torch.float64)  # (p,)
-    fit = torch.zeros_like(L)
-    for k in freqs:
-        term = torch.cos(2 * math.pi * k * (s[:, None] - c[None, :]) / p)  # (p*p, p)
-        fit += term * (term * L).sum() / term.pow(2).sum()
-    return float(1 - (L - fit).pow(2).sum() / L.pow(2).sum())
+    s = modadd.all_pairs(p)[:, :2].sum(1).to(logits.device)  # (p*p,) a+b
+    c = torch.arange(p, device=logits.device)
+    d = (s[:, None] - c[None, :]) % p  # (p*p, p)
+    per_d = torch.zeros(p, dtype=torch.float64, device=logits.device).index_add_(0, d.flatten(), L.flatten())  # (p,)
+    k = torch.arange(1, p // 2 + 1, dtype=torch.float64, device=logits.device)
+    cos = torch.cos(2 * math.pi * k[:, None] * torch.arange(p, device=logits.device)[None, :] / p)  # (p // 2, p)
+    alpha = (cos @ per_d) / (p**3 / 2)  # (p // 2,)
+    return alpha, float(L.pow(2).sum())
 
 
 def logit_freq_fit(logits: torch.Tensor, p: int = modadd.P) -> torch.Tensor:
-    """Per frequency k, the share of centred logit variance explained by cos(w_k(a+b-c)) alone: (p // 2,)."""
-    return torch.tensor([logit_var_explained(logits, [k], p) for k in range(1, p // 2 + 1)])
+    """Per frequency k, the share of centred logit variance explained by its cos(w_k(a+b-c)) term: (p // 2,)."""
+    alpha, total = cos_fit(logits, p)
+    return alpha.pow(2) * (p**3 / 2) / total
+
+
+def logit_var_explained(logits: torch.Tensor, freqs: list[int], p: int = modadd.P) -> float:
+    """Share of the number logits' variance (over c, every input) fit by sum_k alpha_k cos(w_k(a+b-c)), k in freqs."""
+    return float(logit_freq_fit(logits, p)[[k - 1 for k in freqs]].sum()) if freqs else 0.0
 
 
 def progress(params: dict, n_heads: int, freqs: list[int], train_idx: torch.Tensor, p: int = modadd.P) -> dict:

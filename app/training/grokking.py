@@ -200,7 +200,8 @@ def train(recipe: GrokRecipe, out: Path, device: str | None = None) -> dict:
     info = {"seconds": round(time.time() - started, 1), "train_seconds": round(train_seconds, 1),
             "device": torch.cuda.get_device_name() if device.startswith("cuda") else "cpu",
             "cpu": platform.machine(), "torch_threads": torch.get_num_threads(), "python": platform.python_version(),
-            "torch": torch.__version__, "recipe": asdict(recipe), "curve_points": len(points), "checkpoints": kept}
+            "torch": torch.__version__, "steps": recipe.steps, "recipe": asdict(recipe), "curve_points": len(points),
+            "checkpoints": kept}
     return write_metrics(out, recipe, final, points, info)
 
 

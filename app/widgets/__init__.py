@@ -14,6 +14,13 @@ from app.widgets.framework import (
     DirectPathParams,
     SkipTrigramParams,
 )
+from app.widgets.grokking import (
+    FourierEmbeddingParams,
+    GrokCheckpointParams,
+    GrokCurvesParams,
+    LogitFourierParams,
+    PeriodicParams,
+)
 from app.widgets.induction import AblationParams, InductionTextParams, PhaseChangeParams, RepeatedTokensParams
 
 REGISTRY: dict[str, type[WidgetParams]] = {
@@ -27,6 +34,11 @@ REGISTRY: dict[str, type[WidgetParams]] = {
     "ablation": AblationParams,
     "phase_change": PhaseChangeParams,
     "induction_text": InductionTextParams,
+    "grok_curves": GrokCurvesParams,
+    "fourier_embedding": FourierEmbeddingParams,
+    "periodic_activations": PeriodicParams,
+    "logit_fourier": LogitFourierParams,
+    "grok_checkpoint": GrokCheckpointParams,
 }
 
 __all__ = ["MAX_TEXT_CHARS", "REGISTRY", "WidgetParams", *(cls.__name__ for cls in REGISTRY.values())]

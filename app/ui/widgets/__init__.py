@@ -1,6 +1,6 @@
 """Widget name -> UI function. Names match ``app.widgets.REGISTRY`` (a test keeps them in step)."""
 
-from app.ui.widgets import framework, induction
+from app.ui.widgets import framework, grokking, induction
 
 UI = {
     "direct_path": framework.direct_path_ui,
@@ -13,4 +13,9 @@ UI = {
     "ablation": induction.ablation_ui,
     "phase_change": induction.phase_change_ui,
     "induction_text": induction.induction_text_ui,
+    "grok_curves": grokking.grok_curves_ui,
+    "fourier_embedding": grokking.fourier_embedding_ui,
+    "periodic_activations": grokking.periodic_ui,
+    "logit_fourier": grokking.logit_fourier_ui,
+    "grok_checkpoint": grokking.grok_checkpoint_ui,
 }
