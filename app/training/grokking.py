@@ -79,8 +79,11 @@ def train_loop(recipe: GrokRecipe, device: str) -> tuple[dict, list[int], list[d
     train_idx, _ = modadd.split(recipe.p, recipe.frac_train, recipe.seed)
     tokens = modadd.all_pairs(recipe.p)[train_idx].to(device)  # (N, 3)
     labels = modadd.labels(tokens, recipe.p)  # (N,)
-    opt = torch.optim.AdamW(params.values(), lr=recipe.lr, weight_decay=recipe.weight_decay, betas=(0.9, 0.98),
-                            **({"fused": True} if device.startswith("cuda") else {"foreach": True}))
+    adamw = dict(lr=recipe.lr, weight_decay=recipe.weight_decay, betas=(0.9, 0.98))
+    try:  # one fused kernel per step on CUDA (the step is launch-bound)
+        opt = torch.optim.AdamW(params.values(), **adamw, **({"fused": True} if device.startswith("cuda") else {"foreach": True}))
+    except (RuntimeError, ValueError):
+        opt = torch.optim.AdamW(params.values(), **adamw)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, (s + 1) / recipe.warmup_steps))
     steps, snaps = [], []
     for step in range(recipe.steps + 1):
@@ -95,6 +98,8 @@ def train_loop(recipe: GrokRecipe, device: str) -> tuple[dict, list[int], list[d
         loss.backward()
         opt.step()
         sched.step()
+        if step % max(1, recipe.steps // 10) == 0:
+            print(f"step {step}: train loss {loss.item():.4g}", flush=True)
     final = {k: v.detach().cpu().contiguous() for k, v in params.items()}
     return final, steps, snaps
 
