@@ -175,12 +175,12 @@ def flip_edit(model, tokens: torch.Tensor, probes: Probes, layer: int, square: i
     def edit(resid: torch.Tensor, hook) -> torch.Tensor:
         lay = int(hook.name.split(".")[1]) if hook.name.endswith("resid_pre") else n_layers
         r = resid[0, -1]  # (d,)
-        cls = probes.logits(r[None].float(), lay)[0, square]  # (3,)
+        cls = probes.logits(r[None].float().cpu(), lay)[0, square]  # (3,) probes live on the CPU
         if "current" not in state:  # decide the direction once, from the first edited layer's reading
             current = int(cls[1:].argmax()) + 1
             state["current"], state["target"] = current, 3 - current
         u, gap = flip_direction(probes, lay, square, state["current"], state["target"])
-        u = u.to(resid.dtype)
+        u = u.to(device=resid.device, dtype=resid.dtype)
         margin = float(u @ r) + gap  # target minus current logit; negative before the edit
         wanted = scale * max(abs(margin), 1.0)
         resid[0, -1] = r + (wanted - margin) / float(u @ u) * u

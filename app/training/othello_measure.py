@@ -114,8 +114,13 @@ def unedited_match(model, cases: list[dict]) -> float:
 
 
 def measure(folder: Path, training: dict, fit: bool = False, probe_games: int = 3_000, probe_steps: int = 2_000,
-            device: str = "cpu", seed: int = 0) -> dict:
-    """Measure (and with ``fit``, first fit and save the probes and choose the edit layer); write metrics.json."""
+            device: str = "cpu", seed: int = 0, choose_edit: bool | None = None) -> dict:
+    """Measure; write metrics.json and card.md.
+
+    ``fit`` first fits and saves the probes. ``choose_edit`` (default: same as ``fit``) picks the
+    edit layer and scale on a selection set; otherwise they are read from metrics.json.
+    """
+    choose_edit = fit if choose_edit is None else choose_edit
     model = load_folder(folder, device)
     n_layers = model.cfg.n_layers
     games = oth.random_games(EVAL_GAMES, EVAL_SEED)
@@ -141,7 +146,7 @@ def measure(folder: Path, training: dict, fit: bool = False, probe_games: int = 
     cases = edit_cases(2 * EDIT_POSITIONS, EDIT_SEED)
     choose, report = cases[:EDIT_POSITIONS], cases[EDIT_POSITIONS:]
     mt = probes["mine_theirs"]
-    if fit:
+    if choose_edit:
         grid = {f"L{layer}x{scale:g}": edit_match(model, mt, choose, layer, scale)["match"]
                 for layer in range(n_layers) for scale in EDIT_SCALES}
         best = max(grid, key=grid.get)
