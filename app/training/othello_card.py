@@ -52,7 +52,9 @@ def render_card(cfg: dict, m: dict) -> str:
         f"of them; after the edit it still equals the old set in {m['intervention_still_old_rate']:.1%}. "
         "The layer and scale were chosen on a separate set of positions.",
         "",
-        "Probes were trained on the residual streams of fresh games (not the training pool) and are scored on other fresh "
-        "games. Games are regenerated from fixed seeds, so the tests need nothing but the weights and probes.",
+        f"Probes (`probes.safetensors`): one multinomial logistic regression per layer and square, fitted by AdamW for "
+        f"{r.get('probe_steps')} steps of 4,096 positions drawn from {r.get('probe_games'):,} fresh games (not the "
+        f"training pool; fitted on {t.get('probes_fitted_on', t['device'])}) and scored on other fresh games. Games are "
+        "regenerated from fixed seeds, so the tests need nothing but the weights and probes.",
     ]
     return "\n".join(lines) + "\n"
