@@ -230,7 +230,7 @@ def othello_edit_ui(key: str, defaults: EditParams) -> None:
                         key=f"{key}.__b1", config={"displayModeBar": False})
     st.plotly_chart(probability_bars(v["before"], v["after"], v["legal"], v["edited_legal"]), key=f"{key}.__bars")
     changed = set(v["legal"]) != set(v["edited_legal"])
-    verdict = ("matches" if v["match_after"] else "does not match")
+    verdict = "match" if v["match_after"] else "do not match"
     st.markdown(
         f"After the edit, the model's top {len(v['edited_legal'])} moves **{verdict}** the edited board's legal moves"
         + ("" if changed else " (this swap does not change which moves are legal, so it is a weak test)")
