@@ -22,8 +22,20 @@ from app.widgets.grokking import (
     PeriodicParams,
 )
 from app.widgets.induction import AblationParams, InductionTextParams, PhaseChangeParams, RepeatedTokensParams
+from app.widgets.othello import (
+    BoardParams,
+    EditParams,
+    OthelloAttentionParams,
+    OthelloTrainingParams,
+    ProbeLayersParams,
+)
 
 REGISTRY: dict[str, type[WidgetParams]] = {
+    "othello_board": BoardParams,
+    "othello_probe_layers": ProbeLayersParams,
+    "othello_edit": EditParams,
+    "othello_attention": OthelloAttentionParams,
+    "othello_training": OthelloTrainingParams,
     "direct_path": DirectPathParams,
     "attention": AttentionParams,
     "circuit": CircuitParams,

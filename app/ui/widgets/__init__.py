@@ -1,8 +1,13 @@
 """Widget name -> UI function. Names match ``app.widgets.REGISTRY`` (a test keeps them in step)."""
 
-from app.ui.widgets import framework, grokking, induction
+from app.ui.widgets import framework, grokking, induction, othello
 
 UI = {
+    "othello_board": othello.othello_board_ui,
+    "othello_probe_layers": othello.othello_probe_layers_ui,
+    "othello_edit": othello.othello_edit_ui,
+    "othello_attention": othello.othello_attention_ui,
+    "othello_training": othello.othello_training_ui,
     "direct_path": framework.direct_path_ui,
     "attention": framework.attention_ui,
     "circuit": framework.circuit_ui,
