@@ -290,6 +290,7 @@ CHECKS: dict[str, Callable[..., CheckResult]] = {
     "largest_embed_frequency": largest_embed_frequency,
     "key_frequency_count": key_frequency_count,
     "grok_step": grok_step,
+    "outlier_dimension": outlier_dimension,
 }
 
 

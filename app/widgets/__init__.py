@@ -6,6 +6,7 @@ snippet of TransformerLens that reproduces the figure outside the app.
 """
 
 from app.widgets.base import MAX_TEXT_CHARS, WidgetParams
+from app.widgets.basis import BasisCompareParams, BasisDimsParams, BasisTextParams
 from app.widgets.framework import (
     AttentionParams,
     CircuitParams,
@@ -51,6 +52,9 @@ REGISTRY: dict[str, type[WidgetParams]] = {
     "periodic_activations": PeriodicParams,
     "logit_fourier": LogitFourierParams,
     "grok_checkpoint": GrokCheckpointParams,
+    "basis_dims": BasisDimsParams,
+    "basis_text": BasisTextParams,
+    "basis_compare": BasisCompareParams,
 }
 
 __all__ = ["MAX_TEXT_CHARS", "REGISTRY", "WidgetParams", *(cls.__name__ for cls in REGISTRY.values())]

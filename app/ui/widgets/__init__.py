@@ -1,6 +1,6 @@
 """Widget name -> UI function. Names match ``app.widgets.REGISTRY`` (a test keeps them in step)."""
 
-from app.ui.widgets import framework, grokking, induction, othello
+from app.ui.widgets import basis, framework, grokking, induction, othello
 
 UI = {
     "othello_board": othello.othello_board_ui,
@@ -23,4 +23,7 @@ UI = {
     "periodic_activations": grokking.periodic_ui,
     "logit_fourier": grokking.logit_fourier_ui,
     "grok_checkpoint": grokking.grok_checkpoint_ui,
+    "basis_dims": basis.basis_dims_ui,
+    "basis_text": basis.basis_text_ui,
+    "basis_compare": basis.basis_compare_ui,
 }
