@@ -67,6 +67,47 @@ def forward(params: dict, tokens: torch.Tensor, n_heads: int) -> dict:
     return {"pattern": pattern, "mlp_post": post, "resid_mid": resid_mid, "logits": logits}
 
 
+def grid_forward(params: dict, n_heads: int, p: int = modadd.P) -> dict:
+    """Every input at once, using the task's structure: (a, b) only enter through their own rows.
+
+    The ``=`` query is the same for every input and each key/value depends on one token, so
+    attention over the (p, p) grid costs O(p) matrix products; only the MLP and unembedding
+    run per input. Returns ``pattern`` (p, p, H, 3), ``resid_mid`` (p, p, d) and a function
+    pair of functions ``neurons(resid)`` and ``logits(resid, post)``, so callers pay only for what they use.
+    """
+    W = {k: v.float() for k, v in params.items()}
+    E, pos = W["embed.weight"], W["pos_embed.weight"]
+    d = E.shape[1]
+    dh = d // n_heads
+    x0, x1, x2 = E[:p] + pos[0], E[:p] + pos[1], E[p] + pos[2]  # (p, d), (p, d), (d,)
+
+    def proj(x, n):  # (..., d) -> (..., H, dh)
+        return (x @ W[f"blocks.0.attn.{n}.weight"].T + W[f"blocks.0.attn.{n}.bias"]).unflatten(-1, (n_heads, dh))
+
+    q = proj(x2, "q")  # (H, dh)
+    s0, s1 = (proj(x0, "k") * q).sum(-1), (proj(x1, "k") * q).sum(-1)  # (p, H) each
+    s2 = (proj(x2, "k") * q).sum(-1)  # (H,)
+    scores = torch.stack(torch.broadcast_tensors(s0[:, None], s1[None, :], s2[None, None]), -1) / math.sqrt(dh)
+    pattern = scores.softmax(-1)  # (p, p, H, 3)
+    w_o = W["blocks.0.attn.o.weight"].T.unflatten(0, (n_heads, dh))  # (H, dh, d)
+    vo0 = torch.einsum("ahe,hed->ahd", proj(x0, "v"), w_o)  # (p, H, d)
+    vo1 = torch.einsum("bhe,hed->bhd", proj(x1, "v"), w_o)  # (p, H, d)
+    vo2 = torch.einsum("he,hed->hd", proj(x2, "v"), w_o)  # (H, d)
+    attn = (torch.einsum("abh,ahd->abd", pattern[..., 0], vo0) + torch.einsum("abh,bhd->abd", pattern[..., 1], vo1)
+            + pattern[..., 2] @ vo2 + W["blocks.0.attn.o.bias"])  # (p, p, d)
+    resid_mid = x2 + attn  # (p, p, d)
+
+    def neurons(resid: torch.Tensor) -> torch.Tensor:  # (..., d) -> (..., n) ReLU outputs
+        return F.relu(resid @ W["blocks.0.mlp.in.weight"].T + W["blocks.0.mlp.in.bias"])
+
+    def logits(resid: torch.Tensor, post: torch.Tensor) -> torch.Tensor:  # -> (..., p) number logits
+        w_u = W["unembed.weight"][:p].T  # (d, p)
+        return (resid @ w_u + post @ (W["blocks.0.mlp.out.weight"].T @ w_u)
+                + (W["blocks.0.mlp.out.bias"] @ w_u + W["unembed.bias"][:p]))
+
+    return {"pattern": pattern, "resid_mid": resid_mid, "neurons": neurons, "logits": logits}
+
+
 def loss_acc(logits: torch.Tensor, labels: torch.Tensor, p: int = modadd.P) -> tuple[torch.Tensor, torch.Tensor]:
     """Cross-entropy over the ``p`` number logits and accuracy; logits (N, V), labels (N,)."""
     logits = logits[:, :p].double()
@@ -108,17 +149,21 @@ def fourier_2d(grid: torch.Tensor, p: int = modadd.P) -> torch.Tensor:
 def neuron_freq_fractions(grid: torch.Tensor, p: int = modadd.P) -> torch.Tensor:
     """Share of each neuron's variance (over all inputs) carried by each frequency's terms: (n, p // 2).
 
-    Frequency k's terms are cos/sin(w_k a), cos/sin(w_k b) and their four products.
+    Frequency k's terms are cos/sin(w_k a), cos/sin(w_k b) and their four products. Only those
+    2D Fourier coefficients are computed: one transform over a, then a few per row over b.
     """
-    coef = fourier_2d(grid, p).pow(2)  # (p, p, n)
-    coef[0, 0] = 0  # the mean is not variance
-    total = coef.sum((0, 1)).clamp_min(1e-12)  # (n,)
-    out = []
-    for k in range(1, p // 2 + 1):
-        i = _freq_index(k)
-        s = coef[0, i].sum(0) + coef[i, 0].sum(0) + coef[i][:, i].sum((0, 1))  # (n,)
-        out.append(s / total)
-    return torch.stack(out, dim=1)  # (n, p // 2)
+    fb = basis(p, grid.device)  # (p, p)
+    g = grid.float()
+    y = (fb @ g.reshape(p, -1)).view(p, p, -1)  # (p_i, p_b, n): transformed over a
+    row0 = torch.einsum("jb,bn->jn", fb, y[0])  # (p, n): coefficients (0, j), constant in a
+    col0 = torch.einsum("ibn,b->in", y, fb[0])  # (p, n): coefficients (i, 0), constant in b
+    k = torch.arange(1, p // 2 + 1, device=grid.device)
+    pair = torch.stack([2 * k - 1, 2 * k], 1)  # (p // 2, 2): the cos and sin rows of frequency k
+    y_pairs = y[pair]  # (p // 2, 2, p_b, n)
+    diag = torch.einsum("kibn,kjb->kijn", y_pairs, fb[pair])  # (p // 2, 2, 2, n): the four product terms
+    power = row0[pair].pow(2).sum(1) + col0[pair].pow(2).sum(1) + diag.pow(2).sum((1, 2))  # (p // 2, n)
+    total = (g - g.mean((0, 1))).pow(2).sum((0, 1)).clamp_min(1e-12)  # (n,): Parseval, the mean removed
+    return (power / total).T  # (n, p // 2)
 
 
 def neuron_clusters(grid: torch.Tensor, p: int = modadd.P) -> tuple[torch.Tensor, torch.Tensor]:
@@ -210,6 +255,12 @@ def logit_freq_fit(logits: torch.Tensor, p: int = modadd.P) -> torch.Tensor:
 def logit_var_explained(logits: torch.Tensor, freqs: list[int], p: int = modadd.P) -> float:
     """Share of the number logits' variance (over c, every input) fit by sum_k alpha_k cos(w_k(a+b-c)), k in freqs."""
     return float(logit_freq_fit(logits, p)[[k - 1 for k in freqs]].sum()) if freqs else 0.0
+
+
+def logit_c_only_share(logits: torch.Tensor) -> float:
+    """Share of the centred logit variance that depends on c alone (the same for every input): a prior over answers."""
+    L = logits.double() - logits.double().mean(dim=1, keepdim=True)  # (p*p, p)
+    return float(L.mean(0).pow(2).sum() * L.shape[0] / L.pow(2).sum())
 
 
 def progress(params: dict, n_heads: int, freqs: list[int], train_idx: torch.Tensor, p: int = modadd.P) -> dict:

@@ -1,43 +1,67 @@
-"""What the grokking walkthrough shows of one checkpoint, read through TransformerLens hooks.
+"""What the grokking walkthrough shows of one checkpoint.
 
 Nanda, Chan, Lieberum, Smith & Steinhardt (2023), "Progress measures for grokking via
 mechanistic interpretability", https://arxiv.org/abs/2301.05217: figure 1 and section 4.1
 (periodic attention and neurons over (a, b), neuron clusters, embedding norms per frequency),
 section 4.2 (logits as cos(w(a+b-c))). The Fourier maths lives in ``app.analysis.fourier``;
-this module runs the bridge on every input once and summarises what the views draw.
+this module evaluates the bridge's weights on every input and summarises what the views draw.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from functools import cached_property
 
 import torch
 
 from app.analysis import fourier
 from app.tasks import modadd
 
-HOOKS = ("blocks.0.attn.hook_pattern", "blocks.0.mlp.hook_post")
 
-
-@dataclass(frozen=True)
 class Snapshot:
-    """One model's activations at ``=`` over every input (row ``a * p + b``)."""
+    """One model's activations at ``=`` over every input (row ``a * p + b``), computed on first use.
 
-    attn_to_a: torch.Tensor  # (H, p, p): attention from "=" to the a token, [head, a, b]
-    neurons: torch.Tensor  # (p, p, d_mlp): neuron activations, [a, b, neuron]
-    logits: torch.Tensor  # (p*p, p): the number logits
-    params: dict  # the state dict (bridge layout)
+    Built from the bridge's own weights through ``fourier.grid_forward`` (tests check it against a
+    hooked ``run_with_cache`` of the bridge): attention is cheap and computed at once; the neurons
+    (p, p, d_mlp) and the logits (p*p, p) only when a view asks for them.
+    """
+
+    def __init__(self, params: dict, n_heads: int, p: int = modadd.P):
+        self.params, self.p = params, p
+        g = fourier.grid_forward(params, n_heads, p)
+        self.attn_to_a = g["pattern"][..., 0].permute(2, 0, 1).contiguous()  # (H, p, p): "=" attending to a
+        self._resid, self._neurons, self._logits = g["resid_mid"], g["neurons"], g["logits"]
+        self._w_in, self._b_in = params["blocks.0.mlp.in.weight"].float(), params["blocks.0.mlp.in.bias"].float()
+
+    def neuron(self, n: int) -> torch.Tensor:
+        """One neuron over the grid, without running the others: (p, p)."""
+        return torch.relu(self._resid @ self._w_in[n] + self._b_in[n])
+
+    @cached_property
+    def neurons(self) -> torch.Tensor:
+        """(p, p, d_mlp): neuron activations, [a, b, neuron]."""
+        return self._neurons(self._resid)
+
+    @cached_property
+    def logits(self) -> torch.Tensor:
+        """(p*p, p): the number logits."""
+        return self._logits(self._resid, self.neurons).reshape(self.p * self.p, self.p)
 
 
 @torch.no_grad()
 def snapshot(model, p: int = modadd.P) -> Snapshot:
-    """Run every ``a b =`` input through the bridge with a cache of attention and neurons."""
-    tokens = modadd.all_pairs(p)  # (p*p, 3)
-    logits, cache = model.run_with_cache(tokens, names_filter=lambda n: n in HOOKS)
+    """The views' numbers for a bridge (final weights or a checkpoint)."""
+    params = {k: v.detach().float() for k, v in model.state_dict().items()}
+    return Snapshot(params, model.cfg.n_heads, p)
+
+
+@torch.no_grad()
+def hooked_snapshot(model, p: int = modadd.P) -> dict:
+    """The same activations read from a TransformerLens run with a cache (slower; the reference for tests)."""
+    hooks = ("blocks.0.attn.hook_pattern", "blocks.0.mlp.hook_post")
+    logits, cache = model.run_with_cache(modadd.all_pairs(p), names_filter=lambda n: n in hooks)
     pattern = cache["blocks.0.attn.hook_pattern"][:, :, -1, 0]  # (p*p, H): "=" attending to a
-    post = cache["blocks.0.mlp.hook_post"][:, -1]  # (p*p, d_mlp)
-    return Snapshot(attn_to_a=pattern.T.reshape(-1, p, p).contiguous(), neurons=post.view(p, p, -1),
-                    logits=logits[:, -1, :p].contiguous(), params={k: v.detach() for k, v in model.state_dict().items()})
+    return {"attn_to_a": pattern.T.reshape(-1, p, p), "neurons": cache["blocks.0.mlp.hook_post"][:, -1].view(p, p, -1),
+            "logits": logits[:, -1, :p]}
 
 
 def accuracy(snap: Snapshot, p: int = modadd.P) -> float:

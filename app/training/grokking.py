@@ -165,6 +165,7 @@ def measure(params: dict, recipe: GrokRecipe, points: list[dict]) -> dict:
         "embed_top_freqs": [int(k) + 1 for k in embed.argsort(descending=True)[:8]],
         "embed_norm_in_key_freqs": r4(final["embed_norm_in_key_freqs"]),
         "logit_var_explained": r4(fourier.logit_var_explained(logits, freqs, recipe.p)),
+        "logit_var_c_only": r4(fourier.logit_c_only_share(logits)),
         "restricted_loss": float(f"{final['restricted_loss']:.4g}"),
         "excluded_loss": float(f"{final['excluded_loss']:.4g}"),
         "grok_step": _first(points, lambda pt: pt["test_accuracy"] >= 0.5),
@@ -263,7 +264,9 @@ def render_card(cfg: dict, m: dict) -> str:
         f"- Share of the number embeddings' squared norm in the key frequencies: {m['embed_norm_in_key_freqs']:.1%}; "
         f"largest embedding frequencies: {', '.join(map(str, m['embed_top_freqs'][:6]))}.",
         f"- Share of the logits' variance explained by the cos(w(a+b-c)) terms of the key frequencies: "
-        f"{m['logit_var_explained']:.1%}.",
+        f"{m['logit_var_explained']:.1%}. A further {m['logit_var_c_only']:.1%} is a term in c alone, the same for "
+        "every input (a fixed preference among answers that no input changes); of the variance that does depend on "
+        f"the input, the key cosines explain {m['logit_var_explained'] / (1 - m['logit_var_c_only']):.1%}.",
         f"- Restricted loss (neurons keep only key-frequency terms): {m['restricted_loss']:.3g}; excluded loss "
         f"(key-frequency logit directions removed, training pairs): {m['excluded_loss']:.3g}.",
         f"- Test accuracy first >= 50% (grokking step): {_step(m['grok_step'])}; first >= 99%: "

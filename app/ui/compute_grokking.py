@@ -9,6 +9,7 @@ from __future__ import annotations
 import streamlit as st
 
 from app import zoo
+from app.analysis import fourier
 from app.analysis import grokking as g
 from app.ui.compute import CACHE
 
@@ -36,8 +37,7 @@ def embedding(model_name: str, step: int | None) -> dict:
     total = sum(n * n for n in norms)
     share = sum(norms[k - 1] ** 2 for k in keys) / total if total else 0.0
     top = sorted(range(len(norms)), key=lambda i: -norms[i])[:6]
-    return {"norms": norms, "keys": keys, "share_of_freq_norm": share, "top": [i + 1 for i in top],
-            "accuracy": g.accuracy(snap, _p(model_name))}
+    return {"norms": norms, "keys": keys, "share_of_freq_norm": share, "top": [i + 1 for i in top]}
 
 
 @st.cache_data(**CACHE)
@@ -54,10 +54,9 @@ def auto_neuron(model_name: str) -> int:
 
 @st.cache_data(**CACHE)
 def neuron_grid(model_name: str, step: int | None, neuron: int) -> dict:
-    snap = _snapshot(model_name, step)
-    summary = neurons(model_name, step)
-    return {"grid": snap.neurons[:, :, neuron].tolist(), "freq": summary["freq"][neuron],
-            "share": summary["share"][neuron]}
+    grid = _snapshot(model_name, step).neuron(neuron)  # (p, p)
+    freq, share = fourier.neuron_clusters(grid[:, :, None], _p(model_name))
+    return {"grid": grid.tolist(), "freq": int(freq[0]), "share": float(share[0])}
 
 
 @st.cache_data(**CACHE)
