@@ -71,6 +71,17 @@ def test_progress_measures_move_before_test_loss(metrics, curve):
     assert any(pt["restricted_loss"] < 0.5 * pt["test_loss"] for pt in plateau)
 
 
+def test_walkthrough_prose_matches_the_record(metrics, curve):
+    # content/grokking.yaml quotes these
+    assert (metrics["phases"]["memorisation_end"], metrics["grok_step"], metrics["test_99_step"]) == (200, 11800, 12700)
+    assert metrics["key_frequencies"] == [7, 19, 20, 22] and round(metrics["neurons_clustered"] * 512) == 484
+    assert (round(metrics["logit_var_explained"], 2), round(metrics["logit_var_c_only"], 2)) == (0.76, 0.16)
+    assert round(metrics["logit_var_explained"] / (1 - metrics["logit_var_c_only"]), 2) == 0.91
+    dips = (min(pt["train_accuracy"] for pt in curve if pt["step"] >= 200),
+            min(pt["test_accuracy"] for pt in curve if pt["step"] >= metrics["phases"]["cleanup_end"]))
+    assert 0.91 < dips[0] < 0.93 and 0.89 < dips[1] < 0.91, dips
+
+
 def test_training_record_and_checkpoints(metrics, curve):
     assert len(curve) >= 50 and curve[0]["step"] == 0 and curve[-1]["step"] == metrics["training"]["steps"]
     steps = zoo.checkpoints(NAME)

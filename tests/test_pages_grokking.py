@@ -36,7 +36,7 @@ def test_page_renders_every_section(page):
     text = _texts(page)
     keys = zoo.metrics(MODEL)["key_frequencies"]
     assert ", ".join(map(str, keys)) in text  # the key frequencies are listed
-    assert "variance explained by the key-frequency terms" in text
+    assert "logit variance in the key cosines" in text
 
 
 def test_checkpoints_drive_the_views(page):
@@ -59,7 +59,7 @@ def test_controls_and_url_round_trip():
     at.number_input(key="logit_fourier.a").set_value(100).run()
     at.number_input(key="logit_fourier.b").set_value(50).run()
     assert not at.exception and not at.error
-    assert "(100 + 50) mod 113 = 37" in _texts(at)
+    assert "(100 + 50) mod 113 = **37**" in _texts(at)
     assert at.query_params["grok_curves.panel"] == "accuracy"
     assert at.query_params["periodic_activations.neuron"] == "5"
     at.radio(key="periodic_activations.kind").set_value("attention").run()
@@ -68,7 +68,7 @@ def test_controls_and_url_round_trip():
     assert at.query_params["periodic_activations.head"] == "3"
     assert at.query_params["periodic_activations.kind"] == "attention"
     again = _page({"logit_fourier.a": "100", "logit_fourier.b": "50", "periodic_activations.kind": "attention"})
-    assert "(100 + 50) mod 113 = 37" in _texts(again) and not again.error
+    assert "(100 + 50) mod 113 = **37**" in _texts(again) and not again.error
 
 
 def test_tampered_url_gets_notices_not_errors():

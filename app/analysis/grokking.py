@@ -64,6 +64,16 @@ def hooked_snapshot(model, p: int = modadd.P) -> dict:
             "logits": logits[:, -1, :p]}
 
 
+@torch.no_grad()
+def one_input(model, a: int, b: int, p: int = modadd.P) -> dict:
+    """A hooked run on the single input ``a b =``: its attention pattern (H, 3, 3) and the top answers."""
+    tokens = torch.tensor([[a, b, p]])
+    logits, cache = model.run_with_cache(tokens, names_filter=lambda n: n == "blocks.0.attn.hook_pattern")
+    probs = logits[0, -1, :p].softmax(-1)  # (p,)
+    top = probs.topk(3)
+    return {"pattern": cache["blocks.0.attn.hook_pattern"][0], "top": list(zip(top.indices.tolist(), top.values.tolist()))}
+
+
 def accuracy(snap: Snapshot, p: int = modadd.P) -> float:
     """Accuracy over every pair (train and test)."""
     return float((snap.logits.argmax(-1) == modadd.labels(modadd.all_pairs(p), p)).float().mean())

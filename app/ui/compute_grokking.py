@@ -72,3 +72,10 @@ def logit_fit(model_name: str, step: int | None) -> dict:
 @st.cache_data(**CACHE)
 def logits_vs_fit(model_name: str, step: int | None, a: int, b: int) -> dict:
     return g.logits_vs_fit(_snapshot(model_name, step), a, b, key_freqs(model_name), _p(model_name))
+
+
+@st.cache_data(**CACHE)
+def one_input(model_name: str, step: int | None, a: int, b: int) -> dict:
+    with zoo.use(model_name, step) as model:
+        r = g.one_input(model, a, b, _p(model_name))
+    return {"pattern": r["pattern"].tolist(), "top": r["top"]}

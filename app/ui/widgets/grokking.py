@@ -6,12 +6,15 @@ Every view has a checkpoint slider over the shipped fp16 checkpoints; the number
 
 from __future__ import annotations
 
+import math
+
 import plotly.graph_objects as go
 import streamlit as st
 from plotly.subplots import make_subplots
 
 from app import zoo
 from app.ui import compute_grokking as cg
+from app.ui import cvis
 from app.ui.params import commit, from_url, seed, show_code, state_key
 from app.ui.widgets.framework import _compute
 from app.ui.widgets.induction import _checkpoint_select
@@ -45,12 +48,15 @@ def _phase_spans(model: str) -> list[tuple[str, int, int]]:
     return [(name, a, last if b is None else b) for name, a, b in bounds if a is not None]
 
 
-def _mark(fig: go.Figure, model: str, step: int, rows: int = 1, col: int | None = None) -> None:
+def _mark(fig: go.Figure, model: str, step: int, log_x: bool = False, rows: int = 1, col: int | None = None) -> None:
+    last = zoo.metrics(model)["training"]["steps"]
+    width = (lambda a, b: math.log10(b / max(a, 1)) / math.log10(last)) if log_x else (lambda a, b: (b - a) / last)
     for name, a, b in _phase_spans(model):
+        label = name if width(a, b) > 0.12 else None  # a narrow band gets no label (the caption lists every phase)
         for row in range(1, rows + 1):
             kw = {"row": row, "col": col} if col else {}
             fig.add_vrect(x0=max(a, 1), x1=b, fillcolor=PHASE_COLOURS[name], line_width=0, layer="below",
-                          annotation_text=name if row == 1 else None, annotation_position="top left",
+                          annotation_text=label if row == 1 else None, annotation_position="top left",
                           annotation_font_size=10, **kw)
     for row in range(1, rows + 1):
         kw = {"row": row, "col": col} if col else {}
@@ -68,7 +74,7 @@ def _curve_figure(model: str, panel: str, step: int, log_x: bool, height: int = 
     for field, label in series:
         dash = "dot" if field in ("restricted_loss", "excluded_loss") else None
         fig.add_scatter(x=xs, y=[pt[field] for pt in curve], name=label, mode="lines", line=dict(dash=dash))
-    _mark(fig, model, step)
+    _mark(fig, model, step, log_x)
     fig.update_layout(height=height, margin=MARGIN, legend=dict(orientation="h", y=-0.2), xaxis_title="training step",
                       yaxis_title="accuracy" if panel == "accuracy" else "loss (nats, log scale)")
     fig.update_xaxes(type="log" if log_x else "linear")
@@ -90,12 +96,14 @@ def grok_curves_ui(key: str, defaults: GrokCurvesParams) -> None:
         return
     step = _step_of(params)
     point = min(zoo.curve(model), key=lambda pt: abs(pt["step"] - step))
-    m = st.columns(4)
-    m[0].metric("train accuracy", f"{point['train_accuracy']:.1%}")
-    m[1].metric("test accuracy", f"{point['test_accuracy']:.1%}")
-    m[2].metric("restricted loss", f"{point['restricted_loss']:.3g}")
-    m[3].metric("excluded loss", f"{point['excluded_loss']:.3g}")
+    m = st.columns(2)
+    m[0].metric("train / test accuracy", f"{point['train_accuracy']:.1%} / {point['test_accuracy']:.1%}")
+    m[1].metric("restricted / excluded loss", f"{point['restricted_loss']:.2g} / {point['excluded_loss']:.2g}")
     st.plotly_chart(_curve_figure(model, params.panel, step, params.log_x), key=f"{key}-fig")
+    spans = _phase_spans(model)
+    if spans:
+        st.caption("Phases: " + "; ".join(f"{name} {a:,}–{b:,}" for name, a, b in spans)
+                   + f". Values at step {point['step']:,}.")
     show_code(params)
 
 
@@ -118,10 +126,10 @@ def fourier_embedding_ui(key: str, defaults: FourierEmbeddingParams) -> None:
     data = _compute(cg.embedding, params.model, params.step)
     if data is None:
         return
-    m = st.columns(3)
+    m = st.columns([3, 2])
     m[0].metric("key frequencies (final model)", ", ".join(map(str, data["keys"])) or "none")
-    m[1].metric("share of the norm in them", f"{data['share_of_freq_norm']:.0%}")
-    m[2].metric("largest here", ", ".join(map(str, data["top"][:3])))
+    m[1].metric("their share of the norm", f"{data['share_of_freq_norm']:.0%}")
+    st.caption(f"Largest frequencies at this checkpoint: {', '.join(map(str, data['top']))}.")
     st.plotly_chart(_norm_bars(data), key=f"{key}-fig")
     st.caption(f"At {_where(params)}. Red bars: the final model's key frequencies.")
     show_code(params)
@@ -168,9 +176,9 @@ def periodic_ui(key: str, defaults: PeriodicParams) -> None:
         data = _compute(cg.neuron_grid, model, params.step, n)
         if data is None:
             return
-        freq = f"frequency {data['freq']} ({data['share']:.0%} of its variance)" if data["freq"] else \
+        freq = f"frequency {data['freq']} ({data['share']:.0%} of variance)" if data["freq"] else \
             f"no single frequency (best {data['share']:.0%})"
-        st.plotly_chart(_grid_figure(data["grid"], f"Neuron {n} at '=' — {freq}", "ReLU out"), key=f"{key}-grid")
+        st.plotly_chart(_grid_figure(data["grid"], f"Neuron {n}: {freq}", "ReLU out"), key=f"{key}-grid")
     else:
         data = _compute(cg.attention_grid, model, params.step, params.head)
         if data is None:
@@ -209,9 +217,13 @@ def logit_fourier_ui(key: str, defaults: LogitFourierParams) -> None:
     if fit is None or row is None:
         return
     keys = cg.key_freqs(model)
+    one = _compute(cg.one_input, model, params.step, params.a, params.b)
     m = st.columns(2)
-    m[0].metric("variance explained by the key-frequency terms", f"{fit['combined']:.1%}")
-    m[1].metric("answer", f"({params.a} + {params.b}) mod {p} = {(params.a + params.b) % p}")
+    m[0].metric("logit variance in the key cosines", f"{fit['combined']:.1%}")
+    if one is not None:
+        best, prob = one["top"][0]
+        m[1].metric("model's answer", f"{best}", delta=f"p = {prob:.3f}", delta_color="off")
+    st.markdown(f"Correct answer: ({params.a} + {params.b}) mod {p} = **{(params.a + params.b) % p}**")
     cs = list(range(p))
     fig = go.Figure()
     fig.add_scatter(x=cs, y=row["actual"], name="model's logits (centred)", mode="lines")
@@ -221,6 +233,10 @@ def logit_fourier_ui(key: str, defaults: LogitFourierParams) -> None:
                       legend=dict(orientation="h", y=-0.25), title=f"Logits for {params.a} + {params.b} at {_where(params)}")
     st.plotly_chart(fig, key=f"{key}-row")
     st.plotly_chart(_fit_bars(fit, keys), key=f"{key}-bars")
+    if one is not None:
+        st.caption(f"Attention on the input {params.a} {params.b} = (a hooked run of the bridge): "
+                   "the '=' position reads both numbers.")
+        cvis.show("AttentionPatterns", height=330, tokens=[str(params.a), str(params.b), "="], attention=one["pattern"])
     show_code(params)
 
 
@@ -238,15 +254,16 @@ def grok_checkpoint_ui(key: str, defaults: GrokCheckpointParams) -> None:
     if emb is None or summary is None or fit is None:
         return
     point = min(zoo.curve(model), key=lambda pt: abs(pt["step"] - step))
-    m = st.columns(4)
+    m = st.columns(2)
     m[0].metric("test accuracy", f"{point['test_accuracy']:.1%}")
-    m[1].metric("embedding norm in key freqs", f"{emb['share_of_freq_norm']:.0%}")
-    m[2].metric("neurons in a cluster", f"{len(summary['freq']) - summary['unclustered']}")
-    m[3].metric("logit variance, key cos terms", f"{fit['combined']:.0%}")
+    m[1].metric("embedding in key freqs", f"{emb['share_of_freq_norm']:.0%}")
+    m = st.columns(2)
+    m[0].metric("neurons in a cluster", f"{len(summary['freq']) - summary['unclustered']} of {len(summary['freq'])}")
+    m[1].metric("logits in key cosines", f"{fit['combined']:.0%}")
     keys = emb["keys"]
-    fig = make_subplots(rows=2, cols=2, vertical_spacing=0.16, horizontal_spacing=0.08,
-                        subplot_titles=("losses (log) and the checkpoint", "embedding norm per frequency",
-                                        "neurons per frequency", "logit variance per cos(w_k(a+b−c))"))
+    fig = make_subplots(rows=2, cols=2, vertical_spacing=0.16, horizontal_spacing=0.1,
+                        subplot_titles=("losses (log scale)", "embedding norm / frequency",
+                                        "neurons / frequency", "logit variance / frequency"))
     curve = zoo.curve(model)
     xs = [pt["step"] for pt in curve]
     for field, label in (("train_loss", "train"), ("test_loss", "test"), ("restricted_loss", "restricted"),
@@ -259,7 +276,7 @@ def grok_checkpoint_ui(key: str, defaults: GrokCheckpointParams) -> None:
     fig.add_bar(x=ks, y=summary["counts"], marker_color=col, showlegend=False, row=2, col=1)
     fig.add_bar(x=ks, y=fit["per_freq"], marker_color=col, showlegend=False, row=2, col=2)
     fig.update_yaxes(type="log", row=1, col=1)
-    fig.update_layout(height=620, margin=MARGIN, legend=dict(orientation="h", y=1.08, x=0))
+    fig.update_layout(height=640, margin=dict(l=10, r=10, t=40, b=60), legend=dict(orientation="h", y=-0.12, x=0))
     st.plotly_chart(fig, key=f"{key}-fig")
     st.caption(f"At {_where(params)}. Red bars: the final model's key frequencies ({', '.join(map(str, keys))}).")
     show_code(params)
