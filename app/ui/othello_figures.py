@@ -19,7 +19,7 @@ _STONE = {oth.BLACK: "#111111", oth.WHITE: "#f5f5f5"}
 def _frame(title: str, size: int = 380) -> go.Figure:
     fig = go.Figure()
     fig.update_layout(
-        title={"text": title, "font": {"size": 14}}, width=size, height=size + 30, showlegend=False,
+        title={"text": title, "font": {"size": 14}}, width=size, height=size + 10, showlegend=False,
         margin={"l": 30, "r": 10, "t": 40, "b": 10}, plot_bgcolor="#2e7d32", dragmode=False,
         xaxis={"range": [-0.5, 7.5], "tickvals": list(range(8)), "ticktext": list("abcdefgh"), "side": "top",
                "showgrid": False, "zeroline": False, "fixedrange": True},
@@ -32,12 +32,11 @@ def _frame(title: str, size: int = 380) -> go.Figure:
     return fig
 
 
-def _cells(fig: go.Figure, colors, hover: list[str], colorscale=None, cmax: float = 1.0, colorbar: str = "") -> None:
+def _cells(fig: go.Figure, colors, hover: list[str], colorscale=None, cmax: float = 1.0) -> None:
     """One clickable square marker per cell (``customdata`` = square index)."""
     marker = {"symbol": "square", "size": 38, "color": colors, "line": {"width": 0}}
     if colorscale is not None:
-        marker |= {"colorscale": colorscale, "cmin": 0.0, "cmax": cmax,
-                   "colorbar": {"title": {"text": colorbar, "side": "right"}, "thickness": 10, "len": 0.8}}
+        marker |= {"colorscale": colorscale, "cmin": 0.0, "cmax": cmax}
     fig.add_scatter(x=[x for x, _ in _XY], y=[y for _, y in _XY], mode="markers", marker=marker,
                     customdata=list(range(64)), hovertext=hover, hoverinfo="text")
 
@@ -73,8 +72,7 @@ def prediction_board(board, legal: list[int], probs: list[float] | None, last: i
     else:
         hover = [f"{oth.square_name(s)} · model p={probs[s]:.3f}{' · legal' if s in legal_set else ' · illegal'}"
                  for s in range(64)]
-        _cells(fig, probs, hover, colorscale=[[0, "rgba(46,125,50,0)"], [1, "#ffb300"]], cmax=max(max(probs), 1e-6),
-               colorbar="p(move)")
+        _cells(fig, probs, hover, colorscale=[[0, "rgba(46,125,50,0)"], [1, "#ffb300"]], cmax=max(max(probs), 1e-6))
     _stones(fig, board, highlight=last)
     _rings(fig, sorted(legal_set))
     return fig

@@ -144,33 +144,27 @@ def othello_board_ui(key: str, defaults: BoardParams) -> None:
     if v is None:
         return
     st.markdown(_status({**v, "moves": shown}))
-    left, right = st.columns(2)
-    with left:
-        title = "Model: next-move probability" if "probs" in v else "Legal moves (ringed)"
-        st.plotly_chart(prediction_board(v["board"], v["legal"], v.get("probs"), v["last"], title), key=f"{key}.__board",
-                        on_select=lambda: _on_click(key), selection_mode="points",
-                        config={"displayModeBar": False})
-        st.caption("Click a ringed square to play it. Shading: the model's probability for each square.")
+    title = "Model: next-move probability" if "probs" in v else "Legal moves (ringed)"
+    st.plotly_chart(prediction_board(v["board"], v["legal"], v.get("probs"), v["last"], title), key=f"{key}.__board",
+                    on_select=lambda: _on_click(key), selection_mode="points", width="content",
+                    config={"displayModeBar": False})
     if "probs" not in v:
-        with right:
-            st.info("The model reads the moves played so far: play the first move (black), or load a sample game, to see "
-                    "its predictions and what the probe reads." if not v["over"] else
-                    "The game is over, so there is no next move to predict.", icon=":material/touch_app:")
+        st.info("The model reads the moves played so far: play the first move (black), or load a sample game, to see "
+                "its predictions and what the probe reads." if not v["over"] else
+                "The game is over, so there is no next move to predict.", icon=":material/touch_app:")
         show_code(params)
         return
-    with right:
-        st.plotly_chart(probe_board(v["reading"], v["truth"], v["basis"], v["player"],
-                                    f"Probe at layer {params.layer} ({_layer_label(params.layer)})"),
-                        key=f"{key}.__probe", config={"displayModeBar": False})
-        st.caption("Stones: what the linear probe reads (faint = unsure). Red ✕: squares it gets wrong.")
     probs = np.asarray(v["probs"])
     top = int(probs.argmax())
+    verdict = "legal" if top in v["legal"] else "**illegal**"
+    st.markdown(f"Click a ringed square to play it; amber shading is the model's probability. Its top move: "
+                f"**{oth.square_name(top)}** ({probs[top]:.0%}, {verdict}); {probs[v['legal']].sum():.1%} of its "
+                "probability is on legal moves.")
+    st.plotly_chart(probe_board(v["reading"], v["truth"], v["basis"], v["player"],
+                                f"Probe at layer {params.layer} ({_layer_label(params.layer)})"),
+                    key=f"{key}.__probe", width="content", config={"displayModeBar": False})
     wrong = int((np.asarray(v["reading"]).argmax(-1) != np.asarray(v["truth"])).sum())
-    m = st.columns(3)
-    m[0].metric("Model's top move", f"{oth.square_name(top)} ({probs[top]:.0%})",
-                "legal" if top in v["legal"] else "illegal", delta_color="normal" if top in v["legal"] else "inverse")
-    m[1].metric("Probability on legal moves", f"{probs[v['legal']].sum():.1%}")
-    m[2].metric("Probe mistakes", f"{wrong} of 64 squares")
+    st.markdown(f"What the linear probe reads (faint = unsure; red ✕ = wrong): **{wrong}** of 64 squares wrong.")
     show_code(params)
 
 
@@ -220,14 +214,14 @@ def othello_edit_ui(key: str, defaults: EditParams) -> None:
     v = _compute(co.edit_view, params.model, tuple(params.move_list), sq, params.layer, params.scale)
     if v is None:
         return
-    left, right = st.columns(2)
-    with left:
-        st.plotly_chart(prediction_board(v["board"], v["legal"], v["before"], sq, "Real board: model before the edit"),
-                        key=f"{key}.__b0", config={"displayModeBar": False})
-    with right:
+    tabs = st.tabs(["Edited board: model after the edit", "Real board: model before the edit"])
+    with tabs[0]:
         st.plotly_chart(prediction_board(v["edited_board"], v["edited_legal"], v["after"], sq,
-                                         f"Edited board ({params.square} swapped): model after"),
-                        key=f"{key}.__b1", config={"displayModeBar": False})
+                                         f"{params.square} swapped; model after the edit"),
+                        key=f"{key}.__b1", width="content", config={"displayModeBar": False})
+    with tabs[1]:
+        st.plotly_chart(prediction_board(v["board"], v["legal"], v["before"], sq, "Real board; model before the edit"),
+                        key=f"{key}.__b0", width="content", config={"displayModeBar": False})
     st.plotly_chart(probability_bars(v["before"], v["after"], v["legal"], v["edited_legal"]), key=f"{key}.__bars")
     changed = set(v["legal"]) != set(v["edited_legal"])
     verdict = "match" if v["match_after"] else "do not match"
