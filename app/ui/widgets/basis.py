@@ -72,9 +72,10 @@ def _point_select(key: str, model: str) -> int:
     sk = state_key(key, "point")
     if st.session_state.get(sk) not in range(-1, n + 1):
         st.session_state[sk] = -1
-    labels = basis.point_labels(n)
-    return st.selectbox("Residual-stream point", list(range(-1, n + 1)), key=sk,
-                        format_func=lambda p: f"{labels[-1]} (last)" if p == -1 else labels[p])
+    def label(p: int) -> str:
+        return f"before block {p}" if 0 <= p < n else f"after block {n - 1}" + (" (last)" if p == -1 else "")
+
+    return st.selectbox("Residual stream", list(range(-1, n + 1)), key=sk, format_func=label)
 
 
 def _seed_input(key: str, col) -> int:
@@ -84,7 +85,7 @@ def _seed_input(key: str, col) -> int:
 def basis_dims_ui(key: str, defaults: BasisDimsParams) -> None:
     seed(key, from_url(key, defaults))
     model = _model_select(key)
-    cols = st.columns(3)
+    cols = st.columns([1.3, 1.3, 1])
     with cols[0]:
         point = _point_select(key, model)
     stat = cols[1].selectbox("Statistic", list(STAT_LABELS), key=state_key(key, "stat"), format_func=STAT_LABELS.get)
@@ -95,14 +96,17 @@ def basis_dims_ui(key: str, defaults: BasisDimsParams) -> None:
     with st.spinner("Running the held-out windows through the model…"):
         r = eval_stats(params.model, params.rotation_seed)
     p = params.point_index
-    m = st.columns(3)
-    m[0].metric("Activation kurtosis, standard basis", f"{r['standard']['token_kurtosis'][p]:.1f}")
-    m[1].metric("… random basis", f"{r['random']['token_kurtosis'][p]:.1f}")
+    st.caption("Activation kurtosis at this point: each token's vector, kurtosis across its coordinates, "
+               "averaged over the held-out tokens (about 3 when no coordinate stands out).")
+    m = st.columns(2)
+    m[0].metric("Standard basis", f"{r['standard']['token_kurtosis'][p]:.1f}")
+    m[1].metric("Random basis", f"{r['random']['token_kurtosis'][p]:.1f}")
     dims = r["standard"]["outlier_dims"]
-    m[2].metric("Outlier dimensions (any point)", ", ".join(map(str, dims[:4])) or "none")
+    st.caption(f"Outlier dimensions (at least {basis.OUTLIER_SCALE:g}x the token's RMS on at least "
+               f"{basis.OUTLIER_TOKEN_SHARE:.0%} of tokens, at any point): **{', '.join(map(str, dims)) or 'none'}**")
     if params.stat == "ln_gain":
         fig = go.Figure(go.Bar(x=list(range(len(r["ln_gain"][p]))), y=r["ln_gain"][p], marker_color=COLOURS["standard"]))
-        fig.update_layout(title=f"Gain of the LayerNorm that reads {r['labels'][p]}", xaxis_title="residual dimension",
+        fig.update_layout(title=f"LayerNorm gain reading {r['labels'][p]}", xaxis_title="residual dimension",
                           yaxis_title="gain", height=380, margin=MARGIN)
     else:
         fig = make_subplots(rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.12,
@@ -112,9 +116,9 @@ def basis_dims_ui(key: str, defaults: BasisDimsParams) -> None:
             fig.add_bar(x=list(range(len(y))), y=y, marker_color=COLOURS[name], name=name, row=row, col=1,
                         hovertemplate="dimension %{x}<br>%{y:.3f}<extra></extra>")
         fig.update_layout(height=460, margin=MARGIN, showlegend=False,
-                          title=f"{STAT_LABELS[params.stat]} at {r['labels'][p]}, each dimension")
+                          title=f"{STAT_LABELS[params.stat]}, {r['labels'][p]}")
         fig.update_xaxes(title_text="residual dimension", row=2, col=1)
-    st.plotly_chart(fig, use_container_width=True)
+    st.plotly_chart(fig, width="stretch", key=f"{key}-fig")
     show_code(params)
 
 
@@ -122,7 +126,7 @@ def basis_text_ui(key: str, defaults: BasisTextParams) -> None:
     seed(key, from_url(key, defaults))
     model = _model_select(key)
     text = st.text_area("Text", key=state_key(key, "text"), max_chars=MAX_TEXT_CHARS, height=120)
-    cols = st.columns(3)
+    cols = st.columns([1.3, 1, 1])
     with cols[0]:
         point = _point_select(key, model)
     basis_name = cols[1].radio("Basis", ["standard", "random"], horizontal=True, key=state_key(key, "basis"))
@@ -146,9 +150,9 @@ def basis_text_ui(key: str, defaults: BasisTextParams) -> None:
     fig = go.Figure(go.Heatmap(z=x, y=y, colorscale="RdBu", zmid=0, reversescale=True,
                                hovertemplate="token %{y}<br>dimension %{x}<br>%{z:.2f}<extra></extra>"))
     fig.update_layout(height=min(900, 160 + 14 * len(y)), margin=MARGIN, xaxis_title="residual dimension",
-                      title=f"Residual stream ({params.basis} basis), one row per token")
+                      title=f"Residual stream, {params.basis} basis")
     fig.update_yaxes(autorange="reversed", type="category", tickfont=dict(size=9))
-    st.plotly_chart(fig, use_container_width=True)
+    st.plotly_chart(fig, width="stretch", key=f"{key}-fig")
     show_code(params)
 
 
@@ -176,7 +180,7 @@ def basis_compare_ui(key: str, defaults: BasisCompareParams) -> None:
                 for b in ("standard", "random"):
                     fig.add_scatter(x=r["labels"], y=r[b]["token_kurtosis"], name=f"{name}, {b} basis", mode="lines+markers",
                                     line=dict(color=COLOURS[b], dash=dashes[name]))
-        fig.update_layout(xaxis_title="residual-stream point")
+        fig.update_xaxes(tickangle=-30)
     else:
         for name in names:
             curve = zoo.curve(name)
@@ -192,7 +196,7 @@ def basis_compare_ui(key: str, defaults: BasisCompareParams) -> None:
         if params.rotation_seed != 0:
             st.caption("The training record was measured with the random basis of seed 0.")
     fig.add_hline(y=3, line_dash="dot", annotation_text="Gaussian (3)", annotation_position="bottom right")
-    fig.update_layout(height=420, margin=MARGIN, yaxis_title="activation kurtosis (mean over tokens)",
-                      legend=dict(orientation="h", y=-0.25))
-    st.plotly_chart(fig, use_container_width=True)
+    fig.update_layout(height=460, margin=dict(l=10, r=10, t=90, b=10), yaxis_title="activation kurtosis",
+                      legend=dict(orientation="h", y=1.02, yanchor="bottom", x=0))
+    st.plotly_chart(fig, width="stretch", key=f"{key}-fig")
     show_code(params)
