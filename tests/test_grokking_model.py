@@ -117,3 +117,19 @@ def test_exercise_checks(metrics, curve):
     assert grok_step(str(metrics["grok_step"]), NAME).correct
     assert not grok_step("10", NAME).correct and not grok_step("soon", NAME).correct
     assert json.loads((FOLDER / "config.json").read_text())["d_vocab"] == 114
+
+
+def test_circuit_grows_during_the_plateau():
+    """content/grokking.yaml, last section: at step 10,700 (test accuracy < 20%) the key cosines carry ~40% of the
+    logit variance (about 1% at step 900), yet fewer than 20 neurons are clean single-frequency neurons."""
+    from app.analysis import grokking as g
+
+    keys = zoo.metrics(NAME)["key_frequencies"]
+    points = {pt["step"]: pt for pt in zoo.curve(NAME)}
+    shares = {}
+    for step in (900, 10700):
+        snap = g.Snapshot({k: v.float() for k, v in load_file(FOLDER / f"checkpoints/step_{step:05d}.safetensors").items()}, 4)
+        shares[step] = (g.logit_fit(snap, keys)["combined"], 512 - g.neuron_summary(snap)["unclustered"])
+    assert points[10700]["test_accuracy"] < 0.2
+    assert shares[900][0] < 0.02 and 0.35 < shares[10700][0] < 0.45 and shares[10700][1] < 20, shares
+    assert 0.10 < points[200]["embed_norm_in_key_freqs"] < 0.12 and 0.3 < points[10700]["embed_norm_in_key_freqs"] < 0.36

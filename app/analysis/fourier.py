@@ -168,7 +168,11 @@ def neuron_freq_fractions(grid: torch.Tensor, p: int = modadd.P) -> torch.Tensor
 
 def neuron_clusters(grid: torch.Tensor, p: int = modadd.P) -> tuple[torch.Tensor, torch.Tensor]:
     """Each neuron's dominant frequency (1-based; 0 = none above the threshold or dead) and its share: (n,), (n,)."""
-    frac = neuron_freq_fractions(grid, p)  # (n, p // 2)
+    return clusters_from_fractions(neuron_freq_fractions(grid, p), grid)
+
+
+def clusters_from_fractions(frac: torch.Tensor, grid: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """``neuron_clusters`` from precomputed ``neuron_freq_fractions`` (n, p // 2) and the grid (p, p, n)."""
     share, idx = frac.max(dim=1)
     alive = grid.flatten(0, 1).std(0) > 1e-6  # (n,)
     freq = torch.where((share >= NEURON_FREQ_THRESHOLD) & alive, idx + 1, torch.zeros_like(idx))

@@ -85,10 +85,13 @@ def embedding_norms(snap: Snapshot, p: int = modadd.P) -> list[float]:
 
 
 def neuron_summary(snap: Snapshot, p: int = modadd.P) -> dict:
-    """Each neuron's dominant frequency (0 = none) and share of variance; counts per frequency."""
-    freq, share = fourier.neuron_clusters(snap.neurons, p)
+    """Each neuron's dominant frequency (0 = none) and share of variance; counts per frequency; the mean
+    share of neuron variance on each frequency."""
+    frac = fourier.neuron_freq_fractions(snap.neurons, p)  # (n, p // 2)
+    freq, share = fourier.clusters_from_fractions(frac, snap.neurons)
     counts = torch.bincount(freq, minlength=p // 2 + 1)
-    return {"freq": freq.tolist(), "share": share.tolist(), "counts": counts[1:].tolist(), "unclustered": int(counts[0])}
+    return {"freq": freq.tolist(), "share": share.tolist(), "counts": counts[1:].tolist(), "unclustered": int(counts[0]),
+            "mean_share": frac.mean(0).tolist()}
 
 
 def logit_fit(snap: Snapshot, freqs: list[int], p: int = modadd.P) -> dict:

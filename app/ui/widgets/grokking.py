@@ -51,16 +51,17 @@ def _phase_spans(model: str) -> list[tuple[str, int, int]]:
 def _mark(fig: go.Figure, model: str, step: int, log_x: bool = False, rows: int = 1, col: int | None = None) -> None:
     last = zoo.metrics(model)["training"]["steps"]
     width = (lambda a, b: math.log10(b / max(a, 1)) / math.log10(last)) if log_x else (lambda a, b: (b - a) / last)
+    at = (lambda x: math.log10(max(x, 1))) if log_x else (lambda x: x)  # shapes on a log axis take log10(x)
     for name, a, b in _phase_spans(model):
         label = name if width(a, b) > 0.12 else None  # a narrow band gets no label (the caption lists every phase)
         for row in range(1, rows + 1):
             kw = {"row": row, "col": col} if col else {}
-            fig.add_vrect(x0=max(a, 1), x1=b, fillcolor=PHASE_COLOURS[name], line_width=0, layer="below",
+            fig.add_vrect(x0=at(a), x1=at(b), fillcolor=PHASE_COLOURS[name], line_width=0, layer="below",
                           annotation_text=label if row == 1 else None, annotation_position="top left",
                           annotation_font_size=10, **kw)
     for row in range(1, rows + 1):
         kw = {"row": row, "col": col} if col else {}
-        fig.add_vline(x=max(step, 1), line_color="crimson", line_dash="dash", **kw)
+        fig.add_vline(x=at(step), line_color="crimson", line_dash="dash", **kw)
 
 
 def _curve_figure(model: str, panel: str, step: int, log_x: bool, height: int = 420) -> go.Figure:
@@ -96,9 +97,11 @@ def grok_curves_ui(key: str, defaults: GrokCurvesParams) -> None:
         return
     step = _step_of(params)
     point = min(zoo.curve(model), key=lambda pt: abs(pt["step"] - step))
-    m = st.columns(2)
-    m[0].metric("train / test accuracy", f"{point['train_accuracy']:.1%} / {point['test_accuracy']:.1%}")
-    m[1].metric("restricted / excluded loss", f"{point['restricted_loss']:.2g} / {point['excluded_loss']:.2g}")
+    m = st.columns(4)
+    m[0].metric("train acc.", f"{point['train_accuracy']:.0%}")
+    m[1].metric("test acc.", f"{point['test_accuracy']:.0%}")
+    m[2].metric("restricted", f"{point['restricted_loss']:.1g}", help="restricted loss at this step")
+    m[3].metric("excluded", f"{point['excluded_loss']:.1g}", help="excluded loss at this step")
     st.plotly_chart(_curve_figure(model, params.panel, step, params.log_x), key=f"{key}-fig")
     spans = _phase_spans(model)
     if spans:
@@ -254,13 +257,15 @@ def grok_checkpoint_ui(key: str, defaults: GrokCheckpointParams) -> None:
     if emb is None or summary is None or fit is None:
         return
     point = min(zoo.curve(model), key=lambda pt: abs(pt["step"] - step))
+    keys = emb["keys"]
     m = st.columns(2)
     m[0].metric("test accuracy", f"{point['test_accuracy']:.1%}")
     m[1].metric("embedding in key freqs", f"{emb['share_of_freq_norm']:.0%}")
     m = st.columns(2)
-    m[0].metric("neurons in a cluster", f"{len(summary['freq']) - summary['unclustered']} of {len(summary['freq'])}")
+    key_share = sum(summary["mean_share"][k - 1] for k in keys)
+    m[0].metric("neuron variance in key freqs", f"{key_share:.0%}",
+                help=f"{len(summary['freq']) - summary['unclustered']} of {len(summary['freq'])} neurons have >= 85% on one frequency")
     m[1].metric("logits in key cosines", f"{fit['combined']:.0%}")
-    keys = emb["keys"]
     fig = make_subplots(rows=2, cols=2, vertical_spacing=0.16, horizontal_spacing=0.1,
                         subplot_titles=("losses (log scale)", "embedding norm / frequency",
                                         "neurons / frequency", "logit variance / frequency"))
