@@ -77,6 +77,9 @@ def test_walkthrough_prose_matches_the_record(metrics, curve):
     assert metrics["key_frequencies"] == [7, 19, 20, 22] and round(metrics["neurons_clustered"] * 512) == 484
     assert (round(metrics["logit_var_explained"], 2), round(metrics["logit_var_c_only"], 2)) == (0.76, 0.16)
     assert round(metrics["logit_var_explained"] / (1 - metrics["logit_var_c_only"]), 2) == 0.91
+    at = {pt["step"]: pt for pt in curve}
+    assert at[800]["excluded_loss"] < 1e-3 and 1.5 < at[8000]["excluded_loss"] < 3 and at[8000]["train_loss"] < 0.01
+    assert round(at[9600]["restricted_loss"], 1) == 3.2 and round(at[9600]["test_loss"], 1) == 7.9
     dips = (min(pt["train_accuracy"] for pt in curve if pt["step"] >= 200),
             min(pt["test_accuracy"] for pt in curve if pt["step"] >= metrics["phases"]["cleanup_end"]))
     assert 0.91 < dips[0] < 0.93 and 0.89 < dips[1] < 0.91, dips
