@@ -84,7 +84,7 @@ def test_outlier_dimension_exercise():
 
 
 @pytest.mark.parametrize("query", [{"basis_dims.point": "99"}, {"basis_dims.stat": "<b>x</b>"},
-                                   {"basis_text.model": "no-such-model"}, {"basis_compare.rotation_seed": "-4"},
+                                   {"basis_text.model": "no-such-model"}, {"basis_compare.view": "sideways"},
                                    {"basis_text.basis": "diagonal"}])
 def test_tampered_url(query):
     at = _page(query)

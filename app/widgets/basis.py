@@ -89,7 +89,6 @@ class BasisCompareParams(WidgetParams):
     other: str = Field(default="outliers-sgd", description="Second model.")
     view: Literal["by_point", "over_training"] = Field(default="by_point",
                                                        description="Across residual points, or over training steps.")
-    rotation_seed: int = Field(default=0, ge=0, le=1_000_000, description="Seed of the random orthogonal basis.")
 
     @field_validator("other")
     @classmethod
@@ -107,5 +106,5 @@ class BasisCompareParams(WidgetParams):
                 "tokens = load_file(f'{folder}/eval_tokens.safetensors')['tokens'].long()\n"
                 "acts = basis.residual_stream(model, tokens)  # (point, token, d_model)\n"
                 "print(basis.token_kurtosis(acts))  # per point, standard basis\n"
-                f"print(basis.token_kurtosis(acts, basis.random_rotation(model.cfg.d_model, {self.rotation_seed})))\n"
+                "print(basis.token_kurtosis(acts, basis.random_rotation(model.cfg.d_model, 0)))  # seed 0, as the cards\n"
                 f"# repeat with folder = 'models/{self.other}'\n")

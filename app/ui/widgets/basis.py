@@ -25,22 +25,32 @@ MARGIN = dict(l=10, r=10, t=40, b=10)
 COLOURS = {"standard": "#d62728", "random": "#9aa5b1"}
 
 
-@st.cache_data(max_entries=16, show_spinner=False)
-def eval_stats(model_name: str, rotation_seed: int) -> dict:
-    """Per-point, per-dimension stats on the model's held-out windows, both bases; LayerNorm gains."""
+@st.cache_resource(max_entries=8, show_spinner=False)
+def held_out_residual(model_name: str) -> tuple[torch.Tensor, list[list[float]]]:
+    """(n_points, n_tokens, d_model) residual on the held-out windows, and the LayerNorm gains reading each point.
+
+    One forward pass per model and process (~1.5 s on one core), shared read-only like the model itself.
+    """
     tokens = load_file(zoo.model_dir(model_name) / "eval_tokens.safetensors")["tokens"].long()
     with zoo.use(model_name) as model:
         acts = basis.residual_stream(model, tokens)  # (n_points, n_tokens, d_model)
         n = model.cfg.n_layers
         state = model.state_dict()
         gains = [state[f"blocks.{p}.ln1.weight"] for p in range(n)] + [state["ln_final.weight"]]
-    rotation = basis.random_rotation(acts.shape[-1], rotation_seed)
-    out = {"labels": basis.point_labels(n), "ln_gain": torch.stack(gains).tolist()}
-    for name, stats, tk in (("standard", basis.basis_stats(acts), basis.token_kurtosis(acts)),
-                            ("random", basis.basis_stats(acts, rotation), basis.token_kurtosis(acts, rotation))):
-        out[name] = {"mean_abs": stats.mean_abs.tolist(), "max_abs": stats.max_abs.tolist(),
-                     "kurtosis": stats.kurtosis.tolist(), "token_kurtosis": tk.tolist(),
-                     "outlier_dims": stats.outlier_dims()}
+    return acts, torch.stack(gains).tolist()
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def point_stats(model_name: str, rotation_seed: int, point: int) -> dict:
+    """Per-dimension stats at one residual point on the held-out windows, in both bases (~0.1 s)."""
+    acts, gains = held_out_residual(model_name)
+    x = acts[point : point + 1]  # (1, n_tokens, d_model)
+    rotation = basis.random_rotation(x.shape[-1], rotation_seed)
+    out = {"label": basis.point_labels(acts.shape[0] - 1)[point], "ln_gain": gains[point]}
+    for name, rot in (("standard", None), ("random", rotation)):
+        stats = basis.basis_stats(x, rot)
+        out[name] = {"mean_abs": stats.mean_abs[0].tolist(), "max_abs": stats.max_abs[0].tolist(),
+                     "kurtosis": stats.kurtosis[0].tolist(), "token_kurtosis": float(basis.token_kurtosis(x, rot)[0])}
     return out
 
 
@@ -94,29 +104,28 @@ def basis_dims_ui(key: str, defaults: BasisDimsParams) -> None:
     if params is None:
         return
     with st.spinner("Running the held-out windows through the model…"):
-        r = eval_stats(params.model, params.rotation_seed)
-    p = params.point_index
+        r = point_stats(params.model, params.rotation_seed, params.point_index)
     st.caption("Activation kurtosis at this point: each token's vector, kurtosis across its coordinates, "
                "averaged over the held-out tokens (about 3 when no coordinate stands out).")
     m = st.columns(2)
-    m[0].metric("Standard basis", f"{r['standard']['token_kurtosis'][p]:.1f}")
-    m[1].metric("Random basis", f"{r['random']['token_kurtosis'][p]:.1f}")
-    dims = r["standard"]["outlier_dims"]
+    m[0].metric("Standard basis", f"{r['standard']['token_kurtosis']:.1f}")
+    m[1].metric("Random basis", f"{r['random']['token_kurtosis']:.1f}")
+    dims = zoo.metrics(params.model)["outlier_dims"]
     st.caption(f"Outlier dimensions (at least {basis.OUTLIER_SCALE:g}x the token's RMS on at least "
                f"{basis.OUTLIER_TOKEN_SHARE:.0%} of tokens, at any point): **{', '.join(map(str, dims)) or 'none'}**")
     if params.stat == "ln_gain":
-        fig = go.Figure(go.Bar(x=list(range(len(r["ln_gain"][p]))), y=r["ln_gain"][p], marker_color=COLOURS["standard"]))
-        fig.update_layout(title=f"LayerNorm gain reading {r['labels'][p]}", xaxis_title="residual dimension",
+        fig = go.Figure(go.Bar(x=list(range(len(r["ln_gain"]))), y=r["ln_gain"], marker_color=COLOURS["standard"]))
+        fig.update_layout(title=f"LayerNorm gain reading {r['label']}", xaxis_title="residual dimension",
                           yaxis_title="gain", height=380, margin=MARGIN)
     else:
         fig = make_subplots(rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.12,
                             subplot_titles=("standard basis", f"random orthogonal basis (seed {params.rotation_seed})"))
         for row, name in ((1, "standard"), (2, "random")):
-            y = r[name][params.stat][p]
+            y = r[name][params.stat]
             fig.add_bar(x=list(range(len(y))), y=y, marker_color=COLOURS[name], name=name, row=row, col=1,
                         hovertemplate="dimension %{x}<br>%{y:.3f}<extra></extra>")
         fig.update_layout(height=460, margin=MARGIN, showlegend=False,
-                          title=f"{STAT_LABELS[params.stat]}, {r['labels'][p]}")
+                          title=f"{STAT_LABELS[params.stat]}, {r['label']}")
         fig.update_xaxes(title_text="residual dimension", row=2, col=1)
     st.plotly_chart(fig, width="stretch", key=f"{key}-fig")
     show_code(params)
@@ -163,23 +172,21 @@ def basis_compare_ui(key: str, defaults: BasisCompareParams) -> None:
         model = _model_select(key, "model", "First model")
     with cols[1]:
         other = _model_select(key, "other", "Second model")
-    cols = st.columns(2)
-    view = cols[0].radio("View", ["by_point", "over_training"], horizontal=True, key=state_key(key, "view"),
-                         format_func={"by_point": "by residual point", "over_training": "over training"}.get)
-    rot = _seed_input(key, cols[1])
-    params = commit(key, defaults, {"model": model, "other": other, "view": view, "rotation_seed": rot})
+    view = st.radio("View", ["by_point", "over_training"], horizontal=True, key=state_key(key, "view"),
+                    format_func={"by_point": "by residual point", "over_training": "over training"}.get)
+    params = commit(key, defaults, {"model": model, "other": other, "view": view})
     if params is None:
         return
     names = list(dict.fromkeys([params.model, params.other]))
     fig = go.Figure()
     dashes = {params.model: None, params.other: "dash"}
     if params.view == "by_point":
-        with st.spinner("Running the held-out windows through the models…"):
-            for name in names:
-                r = eval_stats(name, params.rotation_seed)
-                for b in ("standard", "random"):
-                    fig.add_scatter(x=r["labels"], y=r[b]["token_kurtosis"], name=f"{name}, {b} basis", mode="lines+markers",
-                                    line=dict(color=COLOURS[b], dash=dashes[name]))
+        for name in names:  # the measured numbers of metrics.json (tests re-measure them on the weights)
+            k = zoo.metrics(name)["kurtosis_by_point"]
+            labels = basis.point_labels(zoo.config(name)["n_layers"])
+            for b in ("standard", "random"):
+                fig.add_scatter(x=labels, y=k[b], name=f"{name}, {b} basis", mode="lines+markers",
+                                line=dict(color=COLOURS[b], dash=dashes[name]))
         fig.update_xaxes(tickangle=-30)
     else:
         for name in names:
@@ -193,8 +200,6 @@ def basis_compare_ui(key: str, defaults: BasisCompareParams) -> None:
                 fig.add_scatter(x=steps, y=[p[f"max_kurtosis_{b}_basis"] for p in curve], name=f"{name}, {b} basis",
                                 mode="lines", line=dict(color=COLOURS[b], dash=dashes[name]))
         fig.update_layout(xaxis_title="training step")
-        if params.rotation_seed != 0:
-            st.caption("The training record was measured with the random basis of seed 0.")
     fig.add_hline(y=3, line_dash="dot", annotation_text="Gaussian (3)", annotation_position="bottom right")
     fig.update_layout(height=460, margin=dict(l=10, r=10, t=90, b=10), yaxis_title="activation kurtosis",
                       legend=dict(orientation="h", y=1.02, yanchor="bottom", x=0))
