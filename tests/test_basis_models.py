@@ -98,3 +98,13 @@ def test_pair_shares_data_and_initialisation():
     assert (load_file(a / "eval_tokens.safetensors")["tokens"] == load_file(s / "eval_tokens.safetensors")["tokens"]).all()
     ra, rs = (zoo.metrics(n)["training"]["recipe"] for n in MODELS)
     assert {k for k in ra if ra[k] != rs.get(k)} == {"name", "optimizer", "lr"}
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_outlier_dimension_check_accepts_the_measured_dimension(name, measured):
+    from app.exercises import outlier_dimension
+
+    dim = measured[name]["metrics"]["outlier_dims"][0]
+    assert outlier_dimension(str(dim), name).correct
+    assert not outlier_dimension(str((dim + 1) % 128), name).correct
+    assert "between 0 and 127" in outlier_dimension("-3", name).feedback
