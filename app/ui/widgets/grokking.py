@@ -51,17 +51,17 @@ def _phase_spans(model: str) -> list[tuple[str, int, int]]:
 def _mark(fig: go.Figure, model: str, step: int, log_x: bool = False, rows: int = 1, col: int | None = None) -> None:
     last = zoo.metrics(model)["training"]["steps"]
     width = (lambda a, b: math.log10(b / max(a, 1)) / math.log10(last)) if log_x else (lambda a, b: (b - a) / last)
-    at = (lambda x: math.log10(max(x, 1))) if log_x else (lambda x: x)  # shapes on a log axis take log10(x)
     for name, a, b in _phase_spans(model):
-        label = name if width(a, b) > 0.12 else None  # a narrow band gets no label (the caption lists every phase)
         for row in range(1, rows + 1):
             kw = {"row": row, "col": col} if col else {}
-            fig.add_vrect(x0=at(a), x1=at(b), fillcolor=PHASE_COLOURS[name], line_width=0, layer="below",
-                          annotation_text=label if row == 1 else None, annotation_position="top left",
-                          annotation_font_size=10, **kw)
+            fig.add_vrect(x0=max(a, 1), x1=b, fillcolor=PHASE_COLOURS[name], line_width=0, layer="below", **kw)
+        if width(a, b) > 0.12:  # a narrow band gets no label (the caption lists every phase)
+            # shapes take data coordinates, annotations on a log axis take log10(x)
+            fig.add_annotation(x=math.log10(max(a, 1)) if log_x else a, y=1, yref="paper", text=name, showarrow=False,
+                               xanchor="left", yanchor="bottom", font_size=10)
     for row in range(1, rows + 1):
         kw = {"row": row, "col": col} if col else {}
-        fig.add_vline(x=at(step), line_color="crimson", line_dash="dash", **kw)
+        fig.add_vline(x=max(step, 1), line_color="crimson", line_dash="dash", **kw)
 
 
 def _curve_figure(model: str, panel: str, step: int, log_x: bool, height: int = 420) -> go.Figure:
@@ -97,11 +97,12 @@ def grok_curves_ui(key: str, defaults: GrokCurvesParams) -> None:
         return
     step = _step_of(params)
     point = min(zoo.curve(model), key=lambda pt: abs(pt["step"] - step))
-    m = st.columns(4)
-    m[0].metric("train acc.", f"{point['train_accuracy']:.0%}")
-    m[1].metric("test acc.", f"{point['test_accuracy']:.0%}")
-    m[2].metric("restricted", f"{point['restricted_loss']:.1g}", help="restricted loss at this step")
-    m[3].metric("excluded", f"{point['excluded_loss']:.1g}", help="excluded loss at this step")
+    m = st.columns(2)
+    m[0].metric("train accuracy", f"{point['train_accuracy']:.1%}")
+    m[1].metric("test accuracy", f"{point['test_accuracy']:.1%}")
+    m = st.columns(2)
+    m[0].metric("restricted loss", f"{point['restricted_loss']:.2g}")
+    m[1].metric("excluded loss", f"{point['excluded_loss']:.2g}")
     st.plotly_chart(_curve_figure(model, params.panel, step, params.log_x), key=f"{key}-fig")
     spans = _phase_spans(model)
     if spans:
@@ -267,8 +268,7 @@ def grok_checkpoint_ui(key: str, defaults: GrokCheckpointParams) -> None:
                 help=f"{len(summary['freq']) - summary['unclustered']} of {len(summary['freq'])} neurons have >= 85% on one frequency")
     m[1].metric("logits in key cosines", f"{fit['combined']:.0%}")
     fig = make_subplots(rows=2, cols=2, vertical_spacing=0.16, horizontal_spacing=0.1,
-                        subplot_titles=("losses (log scale)", "embedding norm / frequency",
-                                        "neurons / frequency", "logit variance / frequency"))
+                        subplot_titles=("losses (log)", "embedding norm", "clustered neurons", "logit variance"))
     curve = zoo.curve(model)
     xs = [pt["step"] for pt in curve]
     for field, label in (("train_loss", "train"), ("test_loss", "test"), ("restricted_loss", "restricted"),
@@ -282,6 +282,8 @@ def grok_checkpoint_ui(key: str, defaults: GrokCheckpointParams) -> None:
     fig.add_bar(x=ks, y=fit["per_freq"], marker_color=col, showlegend=False, row=2, col=2)
     fig.update_yaxes(type="log", row=1, col=1)
     fig.update_layout(height=640, margin=dict(l=10, r=10, t=40, b=60), legend=dict(orientation="h", y=-0.12, x=0))
+    fig.update_xaxes(title_text="frequency k", row=2, col=1)
+    fig.update_xaxes(title_text="frequency k", row=2, col=2)
     st.plotly_chart(fig, key=f"{key}-fig")
     st.caption(f"At {_where(params)}. Red bars: the final model's key frequencies ({', '.join(map(str, keys))}).")
     show_code(params)
