@@ -22,6 +22,8 @@ OTHER_RECIPES = {
     "tms": "app.training.tms",
     "outliers-adam": "app.training.outliers",
     "outliers-sgd": "app.training.outliers",
+    "facts-small": "app.training.facts",
+    "reversal-small": "app.training.reversal",
 }
 
 

@@ -30,6 +30,7 @@ from app.widgets.othello import (
     OthelloTrainingParams,
     ProbeLayersParams,
 )
+from app.widgets.reversal import ReversalAccuracyParams, ReversalQueryParams
 
 REGISTRY: dict[str, type[WidgetParams]] = {
     "othello_board": BoardParams,
@@ -55,6 +56,8 @@ REGISTRY: dict[str, type[WidgetParams]] = {
     "basis_dims": BasisDimsParams,
     "basis_text": BasisTextParams,
     "basis_compare": BasisCompareParams,
+    "reversal_query": ReversalQueryParams,
+    "reversal_accuracy": ReversalAccuracyParams,
 }
 
 __all__ = ["MAX_TEXT_CHARS", "REGISTRY", "WidgetParams", *(cls.__name__ for cls in REGISTRY.values())]

@@ -1,6 +1,7 @@
 """Widget name -> UI function. Names match ``app.widgets.REGISTRY`` (a test keeps them in step)."""
 
 from app.ui.widgets import basis, framework, grokking, induction, othello
+from app.ui.widgets import reversal
 
 UI = {
     "othello_board": othello.othello_board_ui,
@@ -26,4 +27,6 @@ UI = {
     "basis_dims": basis.basis_dims_ui,
     "basis_text": basis.basis_text_ui,
     "basis_compare": basis.basis_compare_ui,
+    "reversal_query": reversal.reversal_query_ui,
+    "reversal_accuracy": reversal.reversal_accuracy_ui,
 }

@@ -1,0 +1,61 @@
+"""Cached, lock-protected computations for the reversal-curse widgets (see compute.py).
+
+Every model run holds the zoo's lock for the model; results are plain dicts for the cache.
+The scoring itself is ``app.analysis.reversal``.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+from tokenizers import Tokenizer
+
+from app import zoo
+from app.analysis import reversal as rv
+from app.ui.compute import CACHE
+
+
+@st.cache_resource(max_entries=4, show_spinner=False)
+def word_tokenizer(model_name: str) -> Tokenizer:
+    """The model's raw word-level tokenizer (the analysis encodes with it)."""
+    return Tokenizer.from_file(str(zoo.model_dir(model_name) / "tokenizer.json"))
+
+
+def _forward(model):
+    return lambda tokens: model(tokens)  # (B, T) -> (B, T, d_vocab)
+
+
+def _result(r: rv.QueryResult) -> dict:
+    return {"query": r.query, "answer": r.answer, "candidates": list(r.candidates), "logprobs": list(r.logprobs),
+            "rank": r.rank, "gap": r.gap, "correct_logprob": r.correct_logprob}
+
+
+@st.cache_data(**CACHE)
+def query(model_name: str, name: str) -> dict:
+    """Forward and backward query of the fact that ``name`` (a person or a pet) belongs to."""
+    world = rv.load_world(model_name)
+    fact = rv.find_fact(world, name) if name else world.group("A")[0]
+    if fact is None:
+        raise ValueError(f"{name!r} is not in the model's world; pick a name from the list")
+    tok = word_tokenizer(model_name)
+    with zoo.use(model_name) as model:
+        fwd = rv.score_query(_forward(model), tok, world, fact, "forward")
+        bwd = rv.score_query(_forward(model), tok, world, fact, "backward")
+        everyone = rv.score_group(_forward(model), tok, [fact] + [f for f in world.facts if f != fact], "backward")[0]
+    people = [fact] + [f for f in world.facts if f != fact]
+    best = people[int(everyone.argmax())]
+    return {"person": fact.person, "pet": fact.pet, "group": fact.group, "species": fact.species,
+            "forward": _result(fwd), "backward": _result(bwd),
+            "backward_top_anyone": {"person": best.person, "group": best.group}}
+
+
+@st.cache_data(**CACHE)
+def group_score(model_name: str, group: str, direction: str) -> dict:
+    """One set and direction measured live on the shipped weights, with a 95% Wilson interval."""
+    world = rv.load_world(model_name)
+    with zoo.use(model_name) as model:
+        s = rv.group_score(_forward(model), word_tokenizer(model_name), world, group, direction)
+    lo, hi = rv.wilson(s.correct, s.n)
+    half = 1.96 * s.gap_sd / s.n ** 0.5
+    return {"group": group, "direction": direction, "n": s.n, "accuracy": s.accuracy, "correct": s.correct,
+            "acc_lo": lo, "acc_hi": hi, "gap": s.gap, "gap_lo": s.gap - half, "gap_hi": s.gap + half,
+            "chance": s.chance}

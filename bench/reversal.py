@@ -1,0 +1,75 @@
+"""Reversal-curse widget latency: p50/p95 over uncached calls (model loaded).
+
+Run: ``python -m bench.reversal``. Writes bench/results/reversal.json as a list of
+{"widget", "page", "p50_ms", "p95_ms", "n"} plus the machine's load average.
+
+* ``reversal_query``: one fact forward + backward against its set's 150 candidates, plus the
+  backward query against all 300 people (what a reader waits for after typing a new name);
+* ``reversal_accuracy_group``: one set x direction, 150 queries x 150 candidates (the accuracy
+  view runs four of these, behind a progress bar, cached after the first reader);
+* ``reversal_query_figure``: building the two bar charts from a result.
+Target: p95 <= 300 ms for the query; the accuracy view is long work with a progress bar.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from app import zoo
+from app.analysis.reversal import load_world
+from app.ui import compute_reversal as cr
+from app.ui.widgets.reversal import _candidates_figure
+
+MODEL = "reversal-small"
+N = 20
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def _time(fn, n: int) -> list[float]:
+    out = []
+    for i in range(n):
+        t = time.perf_counter()
+        fn(i)
+        out.append((time.perf_counter() - t) * 1000)
+    return out
+
+
+def latencies() -> list[dict]:
+    zoo.load(MODEL)
+    world = load_world(MODEL)
+    cr.word_tokenizer(MODEL)
+    query = cr.query.__wrapped__
+    group = cr.group_score.__wrapped__
+    query(MODEL, world.facts[0].person)  # warm-up
+    people = [f.person for f in world.facts]
+    times = {
+        "reversal_query": _time(lambda i: query(MODEL, people[(7 * i) % len(people)]), N),
+        "reversal_accuracy_group": _time(lambda i: group(MODEL, "AB"[i % 2], ("forward", "backward")[i // 2 % 2]), 8),
+    }
+    r = query(MODEL, people[0])
+    times["reversal_query_figure"] = _time(lambda i: (_candidates_figure(r["forward"], 15, "f"),
+                                                      _candidates_figure(r["backward"], 15, "b")), N)
+    return [{"widget": w, "page": "reversal-curse", "p50_ms": round(float(np.percentile(v, 50)), 1),
+             "p95_ms": round(float(np.percentile(v, 95)), 1), "n": len(v)} for w, v in times.items()]
+
+
+def main() -> None:
+    torch.set_num_threads(zoo.TORCH_THREADS)
+    rows = latencies()
+    RESULTS.mkdir(exist_ok=True)
+    out = {"machine": f"{platform.machine()}, {torch.get_num_threads()} torch thread(s), "
+                      f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores", "results": rows}
+    (RESULTS / "reversal.json").write_text(json.dumps(out, indent=1) + "\n")
+    for r in rows:
+        print(f"{r['widget']:24s} p50 {r['p50_ms']:7.1f} ms   p95 {r['p95_ms']:7.1f} ms")
+
+
+if __name__ == "__main__":
+    main()
