@@ -9,6 +9,7 @@ nobody has viewed yet (the worst case). Target: p95 <= 300 ms.
 from __future__ import annotations
 
 import json
+import os
 import platform
 import time
 from pathlib import Path
@@ -62,9 +63,11 @@ def latencies() -> list[dict]:
 
 def main() -> None:
     torch.set_num_threads(zoo.TORCH_THREADS)
+    load_before = round(os.getloadavg()[0], 2)  # other processes on the machine inflate every number
     rows = latencies()
     RESULTS.mkdir(exist_ok=True)
-    out = {"machine": f"{platform.machine()}, {torch.get_num_threads()} torch thread(s)", "results": rows}
+    out = {"machine": f"{platform.machine()}, {os.cpu_count()} cores, {torch.get_num_threads()} torch thread(s)",
+           "load_average_1min_before_after": [load_before, round(os.getloadavg()[0], 2)], "results": rows}
     (RESULTS / "grokking.json").write_text(json.dumps(out, indent=1) + "\n")
     for r in rows:
         print(f"{r['widget']:22s} p50 {r['p50_ms']:7.1f} ms   p95 {r['p95_ms']:7.1f} ms")
