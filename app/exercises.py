@@ -294,16 +294,15 @@ def reversal_backward_owner(answer: str, model: str, pet: str) -> CheckResult:
         raise ValueError(f"{pet!r} is not a pet of {model}'s world")
     people = list(world.facts)
     with zoo.use(model) as m:
-        lp = rv.score_group(lambda t: m(t), tok, [fact] + [f for f in people if f != fact], "backward")[0]
-    ordered = [fact] + [f for f in people if f != fact]
-    top = ordered[int(lp.argmax())]
+        lp = rv.candidates_logprobs(lambda t: m(t), tok, [fact], people, "backward")[0]  # (all people,)
+    top = people[int(lp.argmax())]
     given = rv.find_fact(world, answer)
     if given is None or given.person.casefold() != " ".join(answer.split()).casefold():
         return CheckResult(False, "Answer with a person's full name (first and last), as the query view lists them.")
     if given == top:
         return CheckResult(True, f"Correct: the model's best-scoring owner of {pet} is {top.person} "
                                  f"(set {top.group}); the true owner is {fact.person}.")
-    rank = 1 + int((lp > lp[ordered.index(given)]).sum())
+    rank = 1 + int((lp > lp[people.index(given)]).sum())
     extra = " That is the true owner, but the question asks whom the model names." if given == fact else ""
     return CheckResult(False, f"{given.person} is ranked {rank} of {len(people)} by the model.{extra} "
                               f"Type {pet} into the query view and read the caption under the backward chart.")
@@ -329,8 +328,7 @@ def reversal_guess_set(answer: str, model: str) -> CheckResult:
     rv, world, tok = _reversal_setup(model)
     a = world.group("A")
     with zoo.use(model) as m:
-        lp = rv.answer_logprobs(lambda t: m(t), rv._ids(tok, [rv.query_text(f, "backward") for f in a], True),
-                                rv._ids(tok, [f.person for f in world.facts], False))  # (|A|, all people)
+        lp = rv.candidates_logprobs(lambda t: m(t), tok, a, list(world.facts), "backward")  # (|A|, all people)
     groups = [world.facts[int(i)].group for i in lp.argmax(-1)]
     share_b = groups.count("B") / len(groups)
     want = "B" if share_b > 0.5 else "A"

@@ -115,24 +115,31 @@ class QueryResult:
         return self.correct_logprob - sum(others) / len(others)
 
 
-def _ids(tok: Tokenizer, texts: list[str], bos: bool) -> torch.Tensor:
+def encode(tok: Tokenizer, texts: list[str], bos: bool) -> torch.Tensor:
+    """Token ids of equal-length texts, optionally after BOS: (N, T) int64."""
     rows = [([BOS_ID] if bos else []) + tok.encode(t).ids for t in texts]
     if len({len(r) for r in rows}) != 1:
         raise ValueError("texts of one batch must have the same number of tokens")
     return torch.tensor(rows, dtype=torch.long)
 
 
-def score_group(forward: Forward, tok: Tokenizer, facts: list[Fact], direction: str) -> torch.Tensor:
-    """(Q, C) log p of every candidate answer (the facts' own answers, in order) for every fact's query."""
-    prefixes = _ids(tok, [query_text(f, direction) for f in facts], bos=True)  # (Q, Tp)
-    answers = _ids(tok, [answer_text(f, direction) for f in facts], bos=False)  # (C, La)
+def candidates_logprobs(forward: Forward, tok: Tokenizer, queries: list[Fact], candidates: list[Fact],
+                        direction: str) -> torch.Tensor:
+    """(Q, C) log p of each candidate fact's answer after each query fact's query."""
+    prefixes = encode(tok, [query_text(f, direction) for f in queries], bos=True)  # (Q, Tp)
+    answers = encode(tok, [answer_text(f, direction) for f in candidates], bos=False)  # (C, La)
     return answer_logprobs(forward, prefixes, answers)
+
+
+def score_group(forward: Forward, tok: Tokenizer, facts: list[Fact], direction: str) -> torch.Tensor:
+    """(Q, Q) log p of every candidate answer (the facts' own answers, in order) for every fact's query."""
+    return candidates_logprobs(forward, tok, facts, facts, direction)
 
 
 def score_query(forward: Forward, tok: Tokenizer, world: World, fact: Fact, direction: str) -> QueryResult:
     """The fact's query against every candidate answer of its set (for the live widget)."""
     group = world.group(fact.group)
-    lp = score_group(forward, tok, [fact], direction)[0]  # (C,)
+    lp = candidates_logprobs(forward, tok, [fact], group, direction)[0]  # (C,)
     return QueryResult(query_text(fact, direction), answer_text(fact, direction),
                        tuple(answer_text(f, direction) for f in group), tuple(lp.tolist()))
 

@@ -40,9 +40,8 @@ def query(model_name: str, name: str) -> dict:
     with zoo.use(model_name) as model:
         fwd = rv.score_query(_forward(model), tok, world, fact, "forward")
         bwd = rv.score_query(_forward(model), tok, world, fact, "backward")
-        everyone = rv.score_group(_forward(model), tok, [fact] + [f for f in world.facts if f != fact], "backward")[0]
-    people = [fact] + [f for f in world.facts if f != fact]
-    best = people[int(everyone.argmax())]
+        everyone = rv.candidates_logprobs(_forward(model), tok, [fact], list(world.facts), "backward")[0]  # (all,)
+    best = world.facts[int(everyone.argmax())]
     return {"person": fact.person, "pet": fact.pet, "group": fact.group, "species": fact.species,
             "forward": _result(fwd), "backward": _result(bwd),
             "backward_top_anyone": {"person": best.person, "group": best.group}}
