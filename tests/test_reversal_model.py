@@ -81,3 +81,20 @@ def test_exercise_checks(measured):
     owner = exercises.run_check("reversal_backward_owner", pet.person, {"model": NAME, "pet": pet.pet})
     assert not owner.correct and "true owner" in owner.feedback  # the curse: the true owner is not the model's answer
     assert "full name" in exercises.run_check("reversal_backward_owner", "<b>x</b>", {"model": NAME, "pet": pet.pet}).feedback
+
+
+def test_the_walkthroughs_ranking_numbers():
+    """content/reversal-curse.yaml quotes these numbers of the shipped weights."""
+    world = rv.load_world(NAME)
+    tok = Tokenizer.from_file(str(zoo.model_dir(NAME) / "tokenizer.json"))
+    with zoo.use(NAME) as model:
+        a = rv.ranking_stats(lambda t: model(t), tok, world, "A")
+        b = rv.ranking_stats(lambda t: model(t), tok, world, "B")
+        nipel = rv.find_fact(world, "Nipel")
+        everyone = rv.candidates_logprobs(lambda t: model(t), tok, [nipel], list(world.facts), "backward")[0]
+    assert round(a.mean_query_corr, 2) == 0.72 and a.distinct_top == 10
+    assert a.median_rank == 78 and a.top10 == 11
+    assert (a.luckiest, round(a.luckiest_margin, 1), a.luckiest_rank) == ("Nipel", 5.4, 6)
+    assert b.median_rank == 1 and b.mean_query_corr < 0.2  # the control: each query picks its own owner
+    assert 1 + int((everyone > everyone[list(world.facts).index(nipel)]).sum()) == 35
+    assert world.facts[int(everyone.argmax())].group == "B"

@@ -199,3 +199,31 @@ def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
     centre = (p + z * z / (2 * n)) / (1 + z * z / n)
     half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
     return max(0.0, centre - half), min(1.0, centre + half)
+
+
+@dataclass(frozen=True)
+class RankingStats:
+    """How a set's backward queries rank its candidates (the walkthrough's prose quotes these)."""
+
+    mean_query_corr: float  # mean Pearson correlation between two queries' candidate-score vectors
+    distinct_top: int  # how many different candidates come out on top over all queries
+    median_rank: float  # of the true answer, 1 = top
+    top10: int  # true answers ranked in the top ten
+    luckiest: str  # the query whose true answer's score rises most above its mean over the other queries
+    luckiest_margin: float  # nats
+    luckiest_rank: int
+
+
+def ranking_stats(forward: Forward, tok: Tokenizer, world: World, group: str = "A",
+                  direction: str = "backward") -> RankingStats:
+    facts = world.group(group)
+    lp = score_group(forward, tok, facts, direction)  # (Q, C)
+    n = lp.shape[0]
+    corr = torch.corrcoef(lp)  # (Q, Q)
+    true = lp.diagonal()  # (Q,)
+    ranks = 1 + (lp > true[:, None]).sum(1)  # (Q,)
+    margin = true - (lp.sum(0) - true) / (n - 1)  # (C,): candidate c after its own query vs after the others
+    best = int(margin.argmax())
+    return RankingStats(((corr.sum() - n) / (n * (n - 1))).item(), len(set(lp.argmax(-1).tolist())),
+                        ranks.float().median().item(), int((ranks <= 10).sum()), facts[best].pet if direction ==
+                        "backward" else facts[best].person, margin[best].item(), int(ranks[best]))

@@ -64,12 +64,13 @@ def reversal_query_ui(key: str, defaults: ReversalQueryParams) -> None:
     st.markdown(f"**{r['person']}** owns **{r['pet']}** (a {r['species']}); {SET_LABELS[r['group']]}: "
                 + ("stated person-first only." if r["group"] == "A" else "stated both ways in training."))
     m = st.columns(2)
-    m[0].metric("forward: rank of the true pet", f"{r['forward']['rank']} of {n}",
-                help="1 = the model's top answer. Gap = log p(true) minus the mean log p of the other candidates.")
-    m[1].metric("backward: rank of the true owner", f"{r['backward']['rank']} of {n}")
+    rank_help = f"Where the true answer lands among the set's {n} candidates; 1 = the model's top answer."
+    gap_help = "log p(true answer) minus the mean log p of the other candidates of the set; 0 = no preference."
+    m[0].metric("forward rank of the pet", f"{r['forward']['rank']} of {n}", help=rank_help)
+    m[1].metric("backward rank of the owner", f"{r['backward']['rank']} of {n}", help=rank_help)
     m = st.columns(2)
-    m[0].metric("forward likelihood gap", f"{r['forward']['gap']:+.2f} nats")
-    m[1].metric("backward likelihood gap", f"{r['backward']['gap']:+.2f} nats")
+    m[0].metric("forward gap", f"{r['forward']['gap']:+.2f} nats", help=gap_help)
+    m[1].metric("backward gap", f"{r['backward']['gap']:+.2f} nats", help=gap_help)
     st.plotly_chart(_candidates_figure(r["forward"], params.top_k, f"“{r['forward']['query']} …”: every pet of the set"),
                     width="stretch", key=f"{key}-fwd")
     st.plotly_chart(_candidates_figure(r["backward"], params.top_k,
