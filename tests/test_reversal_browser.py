@@ -18,7 +18,7 @@ def test_reversal_curse_page(server, browser):  # noqa: F811
     page.goto(f"{server}/reversal_curse?reversal_query_nipel.name={quote(payload)}", wait_until="networkidle")
     expect(page.get_by_text("A fact that only works one way").first).to_be_visible(timeout=90_000)
     _wait_idle(page, timeout=180_000)
-    expect(page.get_by_text("forward rank of the pet").first).to_be_visible(timeout=60_000)
+    expect(page.get_by_text("pet's rank (forward)").first).to_be_visible(timeout=60_000)
     expect(page.locator(".js-plotly-plot").first).to_be_visible(timeout=60_000)
     expect(page.get_by_text("is not a person or pet").first).to_be_visible(timeout=30_000)  # the hostile URL name
     _assert_clean(page)

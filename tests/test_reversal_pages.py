@@ -34,8 +34,8 @@ def _metrics(at) -> dict[str, str]:
 def test_page_renders_the_curse(page):
     assert not page.error and len(page.header) >= 4
     m = _metrics(page)
-    assert m["forward rank of the pet"] == "1 of 150"  # Gofik Rapudan, set A: forward works
-    assert m["backward rank of the owner"] != "1 of 150"  # ... backward does not
+    assert m["pet's rank (forward)"] == "1 of 150"  # Gofik Rapudan, set A: forward works
+    assert m["owner's rank (backward)"] != "1 of 150"  # ... backward does not
     texts = _texts(page)
     assert "set A (one-way)" in texts and "Over 3 training seeds" in texts
 
@@ -46,7 +46,7 @@ def test_pick_type_and_bad_names():
     control = next(o for o in pick.options if "set B" in o)
     pick.select(control).run()
     assert not at.exception and not at.error
-    assert _metrics(at)["backward rank of the owner"] == "1 of 150"  # control set: both directions
+    assert _metrics(at)["owner's rank (backward)"] == "1 of 150"  # control set: both directions
     assert at.query_params["reversal_query.name"] == control.split(" — ")[0]
     box = at.text_input(key="reversal_query.name")
     box.set_value("Nipel").run()  # a pet name works too
@@ -62,7 +62,7 @@ def test_tampered_url_falls_back_with_a_notice():
                 "reversal_query.evil": "1"})
     texts = _texts(at)
     assert "were not valid" in texts and "Ignored unknown URL parameter" in texts
-    assert _metrics(at)["forward rank of the pet"] == "1 of 150"
+    assert _metrics(at)["pet's rank (forward)"] == "1 of 150"
 
 
 def test_accuracy_views_and_url():

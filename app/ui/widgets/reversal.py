@@ -66,8 +66,8 @@ def reversal_query_ui(key: str, defaults: ReversalQueryParams) -> None:
     m = st.columns(2)
     rank_help = f"Where the true answer lands among the set's {n} candidates; 1 = the model's top answer."
     gap_help = "log p(true answer) minus the mean log p of the other candidates of the set; 0 = no preference."
-    m[0].metric("forward rank of the pet", f"{r['forward']['rank']} of {n}", help=rank_help)
-    m[1].metric("backward rank of the owner", f"{r['backward']['rank']} of {n}", help=rank_help)
+    m[0].metric("pet's rank (forward)", f"{r['forward']['rank']} of {n}", help=rank_help)
+    m[1].metric("owner's rank (backward)", f"{r['backward']['rank']} of {n}", help=rank_help)
     m = st.columns(2)
     m[0].metric("forward gap", f"{r['forward']['gap']:+.2f} nats", help=gap_help)
     m[1].metric("backward gap", f"{r['backward']['gap']:+.2f} nats", help=gap_help)
@@ -130,7 +130,8 @@ def _curve_figure(model: str) -> go.Figure:
     for s, points in curves.items():
         for k, (label, colour, dash) in styles.items():
             fig.add_scatter(x=[p["step"] for p in points], y=[p[k] for p in points], mode="lines+markers",
-                            name=f"{label} (seed {s})", line=dict(color=colour, dash=dash), legendgroup=label,
+                            name=label if s == "0" else f"{label}, seed {s}", line=dict(color=colour, dash=dash),
+                            legendgroup=label,
                             showlegend=s == next(iter(curves)), opacity=1.0 if s == "0" else 0.45)
     fig.update_layout(title="Accuracy during training, every seed", xaxis_title="step", yaxis_title="accuracy",
                       height=400, margin=MARGIN, legend=dict(orientation="h", y=-0.2), yaxis_range=[-0.03, 1.03])
@@ -154,8 +155,9 @@ def reversal_accuracy_ui(key: str, defaults: ReversalAccuracyParams) -> None:
     rows = _measured(params.model)
     if params.view == "accuracy":
         fig = _bars(rows, "accuracy", "acc_lo", "acc_hi", "Accuracy of the shipped weights (seed 0)", "accuracy")
-        fig.add_hline(y=rows[0]["chance"], line_dash="dash", line_color="black",
-                      annotation_text=f"chance {rows[0]['chance']:.2%}", annotation_position="top left")
+        fig.add_scatter(x=["forward", "backward"], y=[rows[0]["chance"]] * 2, mode="lines",
+                        name=f"chance ({rows[0]['chance']:.2%})", line=dict(color="black", dash="dash"),
+                        hoverinfo="skip")
         fig.update_yaxes(range=[0, 1.05])
         st.plotly_chart(fig, width="stretch", key=f"{key}-fig")
         st.caption(f"Error bars: 95% Wilson interval over the {rows[0]['n']} queries of each set.")
