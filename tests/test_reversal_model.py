@@ -98,3 +98,21 @@ def test_the_walkthroughs_ranking_numbers():
     assert b.median_rank == 1 and b.mean_query_corr < 0.2  # the control: each query picks its own owner
     assert 1 + int((everyone > everyone[list(world.facts).index(nipel)]).sum()) == 35
     assert world.facts[int(everyone.argmax())].group == "B"
+
+
+def test_concurrent_queries_match_serial():
+    """Sessions share one model: threads going through the zoo's lock get the serial numbers."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    world = rv.load_world(NAME)
+    tok = Tokenizer.from_file(str(zoo.model_dir(NAME) / "tokenizer.json"))
+    facts = world.group("A")[:4] + world.group("B")[:4]
+
+    def run(fact):
+        with zoo.use(NAME) as model:
+            return rv.score_query(lambda t: model(t), tok, world, fact, "backward").logprobs
+
+    serial = [run(f) for f in facts]
+    with ThreadPoolExecutor(8) as pool:
+        threaded = list(pool.map(run, facts))
+    assert threaded == serial
