@@ -116,3 +116,15 @@ def test_concurrent_queries_match_serial():
     with ThreadPoolExecutor(8) as pool:
         threaded = list(pool.map(run, facts))
     assert threaded == serial
+
+
+def test_show_code_snippets_reproduce_the_numbers(capsys):
+    from app.widgets.reversal import ReversalAccuracyParams, ReversalQueryParams
+
+    exec(compile(ReversalQueryParams(name="Nipel").code(), "query-snippet", "exec"), {})
+    assert capsys.readouterr().out.split()[0] == "Nipel"  # forward: Voran Zotijer owns Nipel
+    exec(compile(ReversalAccuracyParams().code(), "accuracy-snippet", "exec"), {})
+    out = capsys.readouterr().out
+    m = zoo.metrics(NAME)
+    assert f"A/forward accuracy {m['forward_accuracy']:.3f}" in out
+    assert f"B/backward accuracy {m['control_backward_accuracy']:.3f}" in out

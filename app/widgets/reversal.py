@@ -71,6 +71,6 @@ class ReversalAccuracyParams(WidgetParams):
                 "from app.tasks import reversal as task\n"
                 "world = task.make_world(seed=0)\n"
                 "fwd = lambda tokens: model(tokens)  # (batch, pos) -> (batch, pos, d_vocab)\n"
-                "tok = model.tokenizer._tokenizer  # the word-level tokenizers.Tokenizer\n"
+                "tok = Tokenizer.from_file(f'{folder}/tokenizer.json')  # the raw word-level tokenizer (no BOS added)\n"
                 "for key, s in rv.measure(fwd, tok, world).items():  # every query against every candidate of its set\n"
                 "    print(key, f'accuracy {s.accuracy:.3f} (chance {s.chance:.4f}), gap {s.gap:+.2f} nats')\n")
