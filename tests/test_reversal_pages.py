@@ -51,6 +51,8 @@ def test_pick_type_and_bad_names():
     box = at.text_input(key="reversal_query.name")
     box.set_value("Nipel").run()  # a pet name works too
     assert not at.exception and "Voran Zotijer" in _texts(at)
+    at.text_input(key="reversal_query.name").set_value("   ").run()
+    assert not at.exception and "Type a person's full name" in _texts(at)
     for bad in ("Zorglub Q", "<script>alert(1)</script>", "\u202e\u0000🎉", "x" * 60):
         at.text_input(key="reversal_query.name").set_value(bad).run()
         assert not at.exception

@@ -24,7 +24,7 @@ class ReversalQueryParams(WidgetParams):
 
     model: str = Field(default="reversal-small", description="Zoo model name (a reversal-curse model).")
     name: str = Field(default="", max_length=MAX_NAME_CHARS,
-                      description="A person's full name or a pet's name from the model's world; empty = the first set-A person.")
+                      description="A person's full name or a pet's name from the model's world (empty: the view asks for one).")
     top_k: int = Field(default=15, ge=5, le=150, description="How many candidates each chart shows (highest log p first).")
 
     @field_validator("name")

@@ -57,6 +57,9 @@ def reversal_query_ui(key: str, defaults: ReversalQueryParams) -> None:
     params = commit(key, defaults, {"model": model, "name": name, "top_k": top_k})
     if params is None:
         return
+    if not params.name:
+        st.info("Type a person's full name or a pet's name, or pick a fact above.", icon=":material/edit:")
+        return
     r = _compute(cr.query, params.model, params.name)
     if r is None:
         return
