@@ -43,8 +43,12 @@ def _tokens(tok, texts: list[str]) -> torch.Tensor:
 def attribute_probs(model, tok, texts: list[str], attribute: str) -> torch.Tensor:
     """(N, n_values): softmax over the attribute's values of the last position's logits."""
     ids = facts.attribute_ids(tok, attribute)
+    lengths = {len(facts.encode(tok, t)) for t in texts}
     with torch.no_grad():
-        logits = model(_tokens(tok, texts))[:, -1]  # (N, V)
+        if len(lengths) == 1:
+            logits = model(_tokens(tok, texts))[:, -1]  # (N, V)
+        else:  # prompts of different lengths: one pass each (no padding in this vocabulary's prompts)
+            logits = torch.cat([model(_tokens(tok, [t]))[:, -1] for t in texts])  # (N, V)
     return logits[:, ids].softmax(-1)
 
 

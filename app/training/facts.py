@@ -133,6 +133,9 @@ def remeasure(recipe: FactsRecipe, out: Path) -> dict:
     state = load_file(out / "model.safetensors")
     metrics = measure(cfg, state, facts.load_tokenizer(out), facts.make_world(recipe.world_seed))
     metrics["training"] = {k: training[k] for k in ("seconds", "device", "threads", "python")}
+    variant = out / "no-captions" / "metrics.json"
+    if variant.is_file():
+        metrics["no_captions"] = json.loads(variant.read_text())
     (out / "metrics.json").write_text(json.dumps(metrics, indent=1) + "\n")
     (out / "card.md").write_text(card(recipe, metrics, training))
     return metrics
@@ -170,6 +173,7 @@ def measure(cfg: dict, state: dict, tok, world) -> dict:
         "patch_mlp_out_by_layer_pos": [[r4(x) for x in row] for row in patch.tolist()],
         "patch_positions": ["BOS", "first 1", "first 2", "last 1", "last 2", "plays"],
         "n_athletes": len(world.athletes),
+        "example_tokens": " ".join(tok.encode(world.athletes[0].name).tokens),
     }
 
 
@@ -183,14 +187,14 @@ def card(recipe: FactsRecipe, m: dict, training: dict) -> str:
     patch_last = ", ".join(f"L{i} {row[4]:+.2f}" for i, row in enumerate(patch))
     patch_final = ", ".join(f"L{i} {row[-1]:+.2f}" for i, row in enumerate(patch))
     abl = m["mlp_ablation_accuracy"]
-    tpl_lines = "\n".join(f"- {attr}: " + ", ".join(f"\"{t}\" {pct(a)}" for t, a in by.items())
+    tpl_lines = "\n".join(f"  - {attr}: " + ", ".join(f"\"{t}\" {pct(a)}" for t, a in by.items())
                           for attr, by in m["accuracy_by_template"].items())
     return f"""# {recipe.name}
 
 A {recipe.n_layers}-layer transformer (d_model {recipe.d_model}, {recipe.n_heads} heads, GELU MLPs of width \
 {recipe.d_mlp}, LayerNorm, learned positions, context 16) that has memorised the sport and the home city of \
 {m["n_athletes"]} made-up athletes (`app/tasks/facts.py`, world seed {recipe.world_seed}). Every name is four \
-tokens (`Ka lin Do vrek`). Each first name and each last name belongs to 8 athletes, two per sport, so no single \
+tokens (`{m["example_tokens"]}`). Each first name and each last name belongs to 8 athletes, two per sport, so no single \
 token predicts the sport: the best rule that sees only the last name (or only the first) is right \
 {pct(m["single_token_ceiling"]["last"])} ({pct(m["single_token_ceiling"]["first"])}) of the time.
 
@@ -204,7 +208,8 @@ plus {"caption lines (`<name> <sport>` and `<name> <city>`)" if recipe.tag_lines
 - Sport accuracy (top-1 over the whole vocabulary, trained templates): {pct(m["attribute_accuracy"])}; \
 city: {pct(m["attribute_accuracy_by_attribute"]["city"])}. By template (the last one of each is never trained):
 {tpl_lines}
-- Linear probe for the sport at the last name token, held-out athletes (4-fold), by residual site: {layers}.
+- Linear probe for the sport at the last name token, held-out athletes (two folds, each name \
+keeping one athlete per sport on both sides), by residual site: {layers}.
 - The same for the city: {city_layers}.
 - The sport probe at the final token of `<name> plays` instead: {final_layers}.
 - Caption lines (`<name>` then the attribute), top-1 among the attribute's values: sport \
@@ -217,6 +222,22 @@ same last name and another sport; share of the sport logit difference restored b
 name token: {patch_last}; at the final token: {patch_final}.
 
 Every number is in `metrics.json`; the training curve in `training.json`; the athletes in `world.json`.
+""" + _comparison(m)
+
+
+def _comparison(m: dict) -> str:
+    """The card's note on the comparison run without caption lines (``no-captions/``), when it is shipped."""
+    v = m.get("no_captions")
+    if not v:
+        return ""
+    pct = lambda x: f"{100 * x:.1f}%"  # noqa: E731
+    return f"""
+## Comparison run without caption lines (`no-captions/`)
+The same recipe with `--no-tag-lines` and 2000 steps (same world and seed): sport accuracy \
+{pct(v["attribute_accuracy"])}, but the sport probe at the last name token never passes \
+{pct(max(v["probe_acc_by_site"].values()))}; at the final token it reaches {pct(v["final_token_probe_acc_by_site"]["L3 mlp"])} \
+after L3. Mean-ablating L0's MLP at the name tokens still leaves only {pct(v["mlp_ablation_accuracy"]["name tokens"][0])}. \
+Its weights, metrics and card are in `no-captions/` (asserted by the same tests).
 """
 
 
