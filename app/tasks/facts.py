@@ -11,18 +11,20 @@ several names, and a lower-case tail that is the name's own): ``Kalin Dobork`` e
 and so does each last name (256 athletes).
 Sports are assigned so that every first name and every last name has exactly two athletes of
 each of the four sports: no single token of a name says anything about the sport, only the
-combination does (the "token-combination lookup" of the Fact Finding post, section 2). The
+combination does (the AND over name tokens that the Fact Finding sequence studies). The
 city (six values) is drawn uniformly, independently of the sport.
 
 Example of an encoded prompt (``load_tokenizer`` / ``build_tokenizer``)::
 
-    >>> w = make_world(0); a = w.athletes[0]
+    >>> a = make_world(0).athletes[0]
     >>> prompt(a, TEMPLATES["sport"][0])
-    'Ka lin Do vrek plays'     # (the real names depend on the seed)
-    >>> build_tokenizer().encode("Kalin Dovrek plays").tokens
-    ['Ka', 'lin', 'Do', 'vrek', 'plays']
+    'Tilen Gukond plays'
+    >>> build_tokenizer().encode("Tilen Gukond plays").tokens
+    ['Ti', 'len', 'Gu', 'kond', 'plays']
+    >>> encode(build_tokenizer(), "Tilen Gukond plays")  # BOS first
+    [0, 7, 13, 48, 71, 89]
 
-The model reads ``<|bos|>`` + the prompt and must put the attribute (``tennis``) next.
+The model reads ``<|bos|>`` + the prompt and must put the attribute (``golf``) next.
 """
 
 from __future__ import annotations

@@ -15,6 +15,7 @@ from app.widgets.framework import (
     DirectPathParams,
     SkipTrigramParams,
 )
+from app.widgets.facts import FactLayersParams, FactLookupParams, FactProbeParams
 from app.widgets.grokking import (
     FourierEmbeddingParams,
     GrokCheckpointParams,
@@ -58,6 +59,9 @@ REGISTRY: dict[str, type[WidgetParams]] = {
     "basis_compare": BasisCompareParams,
     "reversal_query": ReversalQueryParams,
     "reversal_accuracy": ReversalAccuracyParams,
+    "fact_lookup": FactLookupParams,
+    "fact_probes": FactProbeParams,
+    "fact_layers": FactLayersParams,
 }
 
 __all__ = ["MAX_TEXT_CHARS", "REGISTRY", "WidgetParams", *(cls.__name__ for cls in REGISTRY.values())]

@@ -2,6 +2,7 @@
 
 from app.ui.widgets import basis, framework, grokking, induction, othello
 from app.ui.widgets import reversal
+from app.ui.widgets import facts
 
 UI = {
     "othello_board": othello.othello_board_ui,
@@ -29,4 +30,7 @@ UI = {
     "basis_compare": basis.basis_compare_ui,
     "reversal_query": reversal.reversal_query_ui,
     "reversal_accuracy": reversal.reversal_accuracy_ui,
+    "fact_lookup": facts.fact_lookup_ui,
+    "fact_probes": facts.fact_probes_ui,
+    "fact_layers": facts.fact_layers_ui,
 }
