@@ -18,6 +18,7 @@ from app.ui.widgets.framework import _compute
 from app.widgets.facts import FactLayersParams, FactLookupParams, FactProbeParams
 
 MARGIN = dict(l=10, r=10, t=40, b=10)
+VALUE_COLOURS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b", "#17becf"]  # one per attribute value
 TRUE_COLOUR, OTHER_COLOUR = "#d62728", "#9aa5b1"
 GENERIC_POSITIONS = ["BOS", "first name 1", "first name 2", "last name 1", "last name 2", "plays"]
 
@@ -61,14 +62,16 @@ def fact_lookup_ui(key: str, defaults: FactLookupParams) -> None:
     labels = [("✓ " if t else "✗ ") + text + " …" for t, text in zip(r["trained"], r["texts"])]
     fig = go.Figure()
     for j, v in enumerate(r["values"]):
-        fig.add_bar(name=v, y=labels, x=[p[j] for p in r["probs"]], orientation="h",
-                    marker_color=TRUE_COLOUR if v == r["true"] else None,
+        fig.add_bar(name=f"{v} ✓ true" if v == r["true"] else v, y=labels, x=[p[j] for p in r["probs"]],
+                    orientation="h", marker_color=VALUE_COLOURS[j % len(VALUE_COLOURS)],
+                    marker_line=dict(color="black", width=2 if v == r["true"] else 0),
                     hovertemplate=f"{v}: %{{x:.2f}}<extra></extra>")
-    fig.update_layout(barmode="stack", title=f"p({params.attribute} | prompt), over the {len(r['values'])} values",
+    fig.update_layout(barmode="stack", title=f"p({params.attribute} | prompt)",
                       height=150 + 40 * len(labels), margin=MARGIN, xaxis_range=[0, 1], legend=dict(orientation="h", y=-0.25))
     fig.update_yaxes(autorange="reversed")
     st.plotly_chart(fig, width="stretch", key=f"{key}-fig")
-    st.caption("✓ = a template seen in training, ✗ = never seen. Red = the true value (for a real athlete).")
+    st.caption("✓ before a prompt: seen in training; ✗: never seen. Each bar splits the probability over the "
+               f"{len(r['values'])} values; the true value (for a real athlete) is outlined and marked ✓ in the legend.")
     rows = r["same_last"]
     hits = sum(row["true"] == row["predicted"] for row in rows)
     st.markdown(f"**Everyone called {last}** ({len(rows)} athletes; model right on {hits}). The last name is the same, "
@@ -96,7 +99,7 @@ def fact_probes_ui(key: str, defaults: FactProbeParams) -> None:
                   annotation_position="bottom right")
     fig.add_hline(y=r["ceiling"]["last"], line_dash="dot", line_color=TRUE_COLOUR,
                   annotation_text=f"best last-name-only rule {r['ceiling']['last']:.0%}", annotation_position="top left")
-    fig.update_layout(title=f"Linear probe for {params.attribute} at the {params.position} token, by residual site",
+    fig.update_layout(title=f"{params.attribute.capitalize()} probe, {params.position} token",
                       yaxis_title="held-out accuracy", yaxis_range=[0, 1.05], height=380, margin=MARGIN)
     fig.update_xaxes(type="category", title="residual stream after …")
     st.plotly_chart(fig, width="stretch", key=f"{key}-fig")
@@ -112,9 +115,8 @@ def _ablation_figure(r: dict) -> go.Figure:
     fig.add_bar(name="MLP ablated at the name tokens", x=layers, y=r["name tokens"], marker_color="#636efa")
     fig.add_bar(name="MLP ablated at the final token", x=layers, y=r["final token"], marker_color="#00cc96")
     fig.add_hline(y=r["base"], line_dash="dash", line_color="black", annotation_text=f"no ablation {r['base']:.0%}")
-    fig.add_hline(y=0.25, line_dash="dot", line_color=OTHER_COLOUR, annotation_text="chance 25%",
-                  annotation_position="bottom right")
-    fig.update_layout(barmode="group", title="Sport accuracy with one layer's MLP mean-ablated", yaxis_range=[0, 1.05],
+    fig.add_hline(y=0.25, line_dash="dot", line_color=OTHER_COLOUR)
+    fig.update_layout(barmode="group", title="Sport accuracy, one MLP ablated", yaxis_range=[0, 1.05],
                       yaxis_title="accuracy ('<name> plays')", height=380, margin=MARGIN, legend=dict(orientation="h", y=-0.2))
     return fig
 
@@ -138,7 +140,7 @@ def fact_layers_ui(key: str, defaults: FactLayersParams) -> None:
             return
         st.plotly_chart(_ablation_figure(r), width="stretch", key=f"{key}-fig")
         st.caption("Mean-ablation replaces one MLP's output by its average over all athletes at that position, "
-                   "removing whatever it wrote about this particular name.")
+                   "removing whatever it wrote about this particular name. Dashed: no ablation; dotted: chance (25%).")
     else:
         with st.spinner("Patching every layer and position…"):
             r = _compute(cf.patching, params.model, params.first, params.last)
@@ -147,7 +149,7 @@ def fact_layers_ui(key: str, defaults: FactLayersParams) -> None:
         x = r["positions"] if r["n_pairs"] == 1 else GENERIC_POSITIONS
         fig = go.Figure(go.Heatmap(z=r["grid"], x=x, y=[f"L{i} MLP" for i in range(len(r["grid"]))], colorscale="RdBu",
                                    zmid=0, reversescale=True, hovertemplate="%{y} at %{x}: %{z:.2f}<extra></extra>"))
-        fig.update_layout(title="Share of the sport logit difference restored", height=360, margin=MARGIN)
+        fig.update_layout(title="Sport logit difference restored", height=360, margin=MARGIN)
         fig.update_yaxes(autorange="reversed", type="category")
         fig.update_xaxes(type="category")
         st.plotly_chart(fig, width="stretch", key=f"{key}-fig")
