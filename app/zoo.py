@@ -53,6 +53,26 @@ def model_dir(name: str) -> Path:
     return MODELS_DIR / name
 
 
+def toy_names() -> list[str]:
+    """Shipped toy models that are not transformers (a folder with card.md but no config.json), e.g. ``tms``.
+
+    They never go through ``load``: their own analysis module reads their result files.
+    """
+    return sorted(p.name for p in MODELS_DIR.iterdir() if (p / "card.md").is_file() and not (p / "config.json").is_file())
+
+
+def toy_dir(name: str) -> Path:
+    """The folder of a shipped toy model; unknown names list the valid ones."""
+    valid = toy_names()
+    if name not in valid:
+        raise UnknownModelError(f"unknown toy model {name!r}; valid toy models: {', '.join(valid)}")
+    return MODELS_DIR / name
+
+
+def _any_dir(name: str) -> Path:
+    return toy_dir(name) if name in toy_names() else model_dir(name)
+
+
 def config(name: str) -> dict:
     """The model's ``TransformerBridgeConfig`` fields, read from ``config.json`` (no weights)."""
     return json.loads((model_dir(name) / "config.json").read_text())
@@ -60,12 +80,12 @@ def config(name: str) -> dict:
 
 def card(name: str) -> str:
     """The model card (Markdown)."""
-    return (model_dir(name) / "card.md").read_text()
+    return (_any_dir(name) / "card.md").read_text()
 
 
 def metrics(name: str) -> dict:
     """The measured properties in ``metrics.json``."""
-    return json.loads((model_dir(name) / "metrics.json").read_text())
+    return json.loads((_any_dir(name) / "metrics.json").read_text())
 
 
 def hf_tokenizer(tokenizer):

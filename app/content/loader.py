@@ -112,7 +112,7 @@ def _semantic_errors(name: str, wt: Walkthrough, index: dict) -> list[ContentErr
     from app import exercises, widgets, zoo
 
     errors: list[ContentError] = []
-    valid_models = zoo.names()
+    valid_models = zoo.names() + zoo.toy_names()  # toy models (e.g. tms) have no transformer to load
     for i, model in enumerate(wt.models):
         if model not in valid_models:
             loc = ("models", i)

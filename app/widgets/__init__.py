@@ -32,6 +32,7 @@ from app.widgets.othello import (
     ProbeLayersParams,
 )
 from app.widgets.reversal import ReversalAccuracyParams, ReversalQueryParams
+from app.widgets.superposition import DimensionalityParams, PhaseDiagramParams, ToyModelParams
 
 REGISTRY: dict[str, type[WidgetParams]] = {
     "othello_board": BoardParams,
@@ -57,6 +58,9 @@ REGISTRY: dict[str, type[WidgetParams]] = {
     "basis_dims": BasisDimsParams,
     "basis_text": BasisTextParams,
     "basis_compare": BasisCompareParams,
+    "toy_model": ToyModelParams,
+    "superposition_phase": PhaseDiagramParams,
+    "feature_dimensionality": DimensionalityParams,
     "reversal_query": ReversalQueryParams,
     "reversal_accuracy": ReversalAccuracyParams,
     "fact_lookup": FactLookupParams,

@@ -1,6 +1,7 @@
 """Widget name -> UI function. Names match ``app.widgets.REGISTRY`` (a test keeps them in step)."""
 
 from app.ui.widgets import basis, framework, grokking, induction, othello
+from app.ui.widgets import superposition
 from app.ui.widgets import reversal
 from app.ui.widgets import facts
 
@@ -28,6 +29,9 @@ UI = {
     "basis_dims": basis.basis_dims_ui,
     "basis_text": basis.basis_text_ui,
     "basis_compare": basis.basis_compare_ui,
+    "toy_model": superposition.toy_model_ui,
+    "superposition_phase": superposition.phase_diagram_ui,
+    "feature_dimensionality": superposition.dimensionality_ui,
     "reversal_query": reversal.reversal_query_ui,
     "reversal_accuracy": reversal.reversal_accuracy_ui,
     "fact_lookup": facts.fact_lookup_ui,
