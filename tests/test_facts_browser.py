@@ -24,3 +24,13 @@ def test_fact_recall_page_and_link(server, browser):  # noqa: F811
     assert page.locator(".js-plotly-plot").count() >= 3
     assert not dialogs and not outside, (dialogs, outside)
     _shoot(page, "fact-recall.png")
+
+    page.goto(f"{server}/fact_recall?fact_layers.view=patching&fact_layers.first={a.first_name}"
+              f"&fact_layers.last={a.last_name}&fact_probes.position=final", wait_until="networkidle")
+    expect(page.get_by_text(f"Clean: {a.name}").first).to_be_attached(timeout=120_000)
+    _wait_idle(page, timeout=240_000)
+    _assert_clean(page)
+    assert not dialogs and not outside, (dialogs, outside)
+    page.get_by_text(f"Clean: {a.name}").first.scroll_into_view_if_needed()
+    page.wait_for_timeout(1500)
+    page.screenshot(path="test-artifacts/fact-recall-patching.png")
