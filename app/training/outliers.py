@@ -183,7 +183,8 @@ def sweep_entry(run_folder: Path) -> dict:
     r = m["training"]["recipe"]
     keep = ("loss", "max_kurtosis_standard_basis", "max_kurtosis_random_basis", "outlier_dims")
     return {"optimizer": r["optimizer"], "lr": r["lr"], "ln_gain": r.get("ln_gain", "trained"), "seed": r["seed"],
-            "steps": r["steps"], **{k: m[k] for k in keep}}
+            "steps": r["steps"], "batch_size": r["batch_size"], "device": m["training"]["device"],
+            **{k: m[k] for k in keep}}
 
 
 def load_folder(folder: Path):
@@ -208,10 +209,11 @@ def remeasure(folder: Path) -> dict:
 
 
 def _sweep_rows(sweep: list[dict]) -> list[str]:
-    rows = ["| optimiser | peak lr | LayerNorm gains | seed | held-out loss | activation kurtosis, standard / random "
-            "| outlier dims |", "|---|---|---|---|---|---|---|"]
+    rows = ["| optimiser | peak lr | LayerNorm gains | seed | steps x batch | on | held-out loss "
+            "| activation kurtosis, standard / random | outlier dims |", "|---|---|---|---|---|---|---|---|---|"]
     for r in sweep:
-        rows.append(f"| {r['optimizer']} | {r['lr']:g} | {r['ln_gain']} | {r['seed']} | {r['loss']:.3f} | "
+        rows.append(f"| {r['optimizer']} | {r['lr']:g} | {r['ln_gain']} | {r['seed']} | {r['steps']} x "
+                    f"{r['batch_size']} | {'CPU' if r['device'] == 'cpu' else 'GPU'} | {r['loss']:.3f} | "
                     f"{r['max_kurtosis_standard_basis']:.1f} / {r['max_kurtosis_random_basis']:.1f} | "
                     f"{', '.join(map(str, r['outlier_dims'])) or 'none'} |")
     return rows
@@ -272,8 +274,9 @@ def render_card(cfg: dict, m: dict, sweep: list[dict] | None = None) -> str:
     ]
     if sweep:
         lines += ["", "## Learning-rate sweep and ablations (record; these runs' weights are not shipped)",
-                  "Each run is this recipe with the changes shown, measured the same way at its last step. "
-                  "Each optimiser's shipped learning rate is the one with the lowest held-out loss.", "",
+                  "Each run is this recipe with the changes shown, measured the same way at its last step "
+                  "(`lr_sweep.json`). Each optimiser's shipped learning rate is its lowest-loss full-size GPU run; "
+                  "CPU rows are smaller runs, comparable only with each other.", "",
                   *_sweep_rows(sweep)]
     return "\n".join(lines + [""])
 
