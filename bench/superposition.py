@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import os
+from dataclasses import replace
 import platform
 import time
 from pathlib import Path
@@ -45,9 +46,9 @@ def main(n: int = 20) -> None:
     RESULTS.mkdir(exist_ok=True)
     load_before = os.getloadavg()
     rows = {
-        "toy_row_5to2": _time(lambda i: sp.sparsity_row(5, 0.9, cfg=sp.TrainConfig(seed=1000 + i)), n),
-        "toy_single_5to2": _time(lambda i: sp.sparsity_row(5, 0.9, sparsities=(0.9,), cfg=sp.TrainConfig(seed=1000 + i)), n),
-        "phase_point_2to1": _time(lambda i: sp.phase_grid([2.0], [0.1], restarts=8, cfg=sp.TrainConfig(seed=1000 + i)), n),
+        "toy_row_5to2": _time(lambda i: sp.sparsity_row(5, 0.9, cfg=replace(sp.LIVE, seed=1000 + i)), n),
+        "toy_single_5to2": _time(lambda i: sp.sparsity_row(5, 0.9, sparsities=(0.9,), cfg=replace(sp.LIVE, seed=1000 + i)), n),
+        "phase_point_2to1": _time(lambda i: sp.phase_grid([2.0], [0.1], restarts=8, cfg=replace(sp.LIVE, seed=1000 + i)), n),
         "shipped_json": _time(lambda i: (sp.shipped("phase_diagram.json"), sp.shipped("dims_per_feature.json")), n),
     }
     out = {"results": rows, "target": "toy_row_5to2 p95 <= 3 s",

@@ -119,6 +119,7 @@ def test_prose_numbers_match_the_shipped_results():
     """content/superposition.yaml quotes these; retraining must update the prose too."""
     m = zoo.metrics("tms")
     assert m["phase_stray_cells"] == 5 and sum(m["phase_counts"].values()) == 357
+    assert round(m["training"]["seconds"] / 60) == 36
     half = next(p for p in m["dims_plateaus"] if p["fraction"] == "1/2")
     assert half["models"] == 8 and round(half["inv_density_from"], 1) == 2.3 and round(half["inv_density_to"], 1) == 3.6
     assert {p["fraction"] for p in m["dims_plateaus"]} >= {"1/2", "2/5", "1/3"}

@@ -106,6 +106,13 @@ def test_checks_use_the_live_models():
     assert run_check("pentagon_angle", "72", {"sparsity": 0.97}).correct
     assert not run_check("pentagon_angle", "90°", {"sparsity": 0.97}).correct
     assert run_check("dims_plateau", "1/2", {"lo": 2.3, "hi": 3.5}).correct
+    pd = sp.shipped("phase_diagram.json")
+    col = min(range(len(pd["relative_importance"])), key=lambda j: abs(pd["relative_importance"][j] - 0.3))
+    k, _ = sp.phase_boundary([row[col] for row in pd["phase"]])
+    edge = pd["density"][k - 1]  # the last superposed density of that column
+    assert run_check("extra_feature_superposed_below", str(edge), {"relative_importance": 0.3}).correct
+    for far in (pd["density"][0], 1.0, "dense"):
+        assert not run_check("extra_feature_superposed_below", str(far), {"relative_importance": 0.3}).correct
     assert not run_check("dims_plateau", "1/3", {"lo": 2.3, "hi": 3.5}).correct
 
 

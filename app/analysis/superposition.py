@@ -152,7 +152,7 @@ def best_of(models: ToyModels, restarts: int) -> ToyModels:
 
 # ---- the experiments: one tensor of instances each ---------------------------------------------------
 
-LIVE = TrainConfig()  # what the page trains: 1,000 Adam steps of 1,024 samples
+LIVE = TrainConfig(batch=512)  # what the page trains: 1,000 Adam steps of 512 samples (same models as 1,024, 2x faster)
 SPARSITIES = (0.0, 0.3, 0.5, 0.7, 0.8, 0.85, 0.9, 0.93, 0.95, 0.97, 0.98, 0.99)  # the live row of models
 
 

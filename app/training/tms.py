@@ -49,6 +49,7 @@ def _logspace(lo: float, hi: float, k: int) -> tuple[float, ...]:
 @dataclass(frozen=True)
 class Recipe:
     seed: int = 0
+    batch: int = 1024  # samples per step for the phase diagram and the dimensionality sweep
     # phase diagram: feature 0 has importance 1, the extra feature ``importance``; both share a density
     phase_importances: tuple[float, ...] = _logspace(-1, 1, 21)  # 0.1 .. 10
     phase_densities: tuple[float, ...] = _logspace(-2, 0, 17)  # 0.01 .. 1
@@ -96,7 +97,7 @@ def feature_fraction_counts(frac_dims: torch.Tensor, tol: float = FEATURE_TOL) -
 
 
 def phase_diagram(r: Recipe, device: str, log=print) -> dict:
-    cfg = replace(sp.LIVE, steps=r.phase_steps, seed=r.seed)
+    cfg = replace(sp.LIVE, steps=r.phase_steps, seed=r.seed, batch=r.batch)
     t = time.perf_counter()
     models = sp.phase_grid(r.phase_importances, r.phase_densities, r.phase_restarts, cfg, device=device)
     shape = (len(r.phase_densities), len(r.phase_importances))
@@ -113,7 +114,7 @@ def phase_diagram(r: Recipe, device: str, log=print) -> dict:
 
 
 def dims_sweep(r: Recipe, device: str, log=print) -> tuple[dict, torch.Tensor]:
-    cfg = replace(sp.LIVE, steps=r.dims_steps, seed=r.seed)
+    cfg = replace(sp.LIVE, steps=r.dims_steps, seed=r.seed, batch=r.batch)
     t = time.perf_counter()
     density = [1 / v for v in r.dims_inv_density]
     models = sp.dims_sweep(r.dims_features, r.dims_hidden, density, cfg, device=device)
@@ -135,7 +136,7 @@ def live_row(r: Recipe) -> dict:
     """The page's default 5→2 row, trained exactly as the page does (CPU, one thread)."""
     t = time.perf_counter()
     models = sp.sparsity_row(r.row_features, r.row_decay)
-    return {"n_features": r.row_features, "decay": r.row_decay, "sparsity": list(sp.SPARSITIES),
+    return {"n_features": r.row_features, "decay": r.row_decay, "sparsity": list(sp.SPARSITIES), "batch": sp.LIVE.batch,
             "represented": sp.represented(models.W).tolist(),
             "first_all_represented": sp.first_all_represented(models),
             "seconds": round(time.perf_counter() - t, 2)}
@@ -190,7 +191,7 @@ def render_card(m: dict) -> str:
         "models live; this folder holds what takes longer.",
         "",
         f"Trained by `python -m app.training tms`, seed {r['seed']}, on {_machine(t)}. Adam, lr 1e-2 cosine-decayed "
-        "to 0, batches of 1,024 fresh samples.",
+        f"to 0, batches of {r.get('batch', 1024):,} fresh samples ({m['row'].get('batch', 1024):,} for the live row).",
         "",
         "## Phase diagram (2 features → 1 dimension): `phase_diagram.json`",
         f"{len(imps)} relative importances ({imps[0]:g}–{imps[-1]:g}) × {len(dens)} densities ({dens[0]:g}–{dens[-1]:g}), "
@@ -214,7 +215,7 @@ def render_card(m: dict) -> str:
     row = m["row"]
     lines += [f"Features represented (‖W_i‖ > 0.5) at S = {row['sparsity']}: {row['represented']}. "
               f"All {row['n_features']} from S = {row['first_all_represented']} on. "
-              f"Training the row took {row['seconds']} s during the recipe (bench/results/superposition.json has p50/p95).",
+              "How long the page waits for it: bench/results/superposition.json (p50/p95).",
               ""]
     return "\n".join(lines)
 
@@ -228,7 +229,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--threads", type=int, default=2, help="torch CPU threads (default 2)")
     parser.add_argument("--quick", action="store_true", help="tiny grids and few steps (smoke tests)")
     parser.add_argument("--remeasure", action="store_true",
-                        help="no training: recompute metrics.json and card.md from the saved result files")
+                        help="no long training: recompute metrics.json and card.md from the saved result files "
+                             "(the page's live row, seconds, is retrained)")
     args = parser.parse_args(argv)
     from app import zoo  # sets the app's thread default; the recipe sets its own below
 
@@ -242,10 +244,11 @@ def main(argv: list[str] | None = None) -> None:
     if args.remeasure:
         old = json.loads((out / "metrics.json").read_text())
         phase, dims = (json.loads((out / f).read_text()) for f in ("phase_diagram.json", "dims_per_feature.json"))
-        metrics = summarize(phase, dims, old["row"], old["training"])
+        torch.set_num_threads(1)  # the live row is cheap: retrain it as the page does (the page's settings may change)
+        metrics = summarize(phase, dims, live_row(Recipe()), old["training"])
         (out / "metrics.json").write_text(json.dumps(metrics, indent=1) + "\n")
         (out / "card.md").write_text(render_card(metrics))
-        print(f"re-measured {out} from its result files")
+        print(f"re-measured {out} from its result files (and retrained the live row)")
         return
     t, cpu0 = time.perf_counter(), time.process_time()
     phase = phase_diagram(recipe, device)

@@ -9,6 +9,8 @@ recipe (phase diagram, dimensionality sweep) are read once per process.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import streamlit as st
 import torch
 
@@ -31,8 +33,7 @@ def _geometry(W: torch.Tensor, b: torch.Tensor) -> dict:
 def toy_row(n_features: int, decay: float, seed: int) -> dict:
     """One n→2 model per sparsity in ``SPARSITIES`` (best of 4 restarts), trained together."""
     bar, progress = _bar(f"Training {len(sp.SPARSITIES)} models ({n_features} features → 2 dims, 4 restarts each)…")
-    cfg = sp.TrainConfig(seed=seed)
-    models = sp.sparsity_row(n_features, decay, cfg=cfg, progress=progress)
+    models = sp.sparsity_row(n_features, decay, cfg=replace(sp.LIVE, seed=seed), progress=progress)
     bar.empty()
     out = _geometry(models.W, models.b)
     out.update(sparsity=list(sp.SPARSITIES), loss=models.loss.tolist(), first_all=sp.first_all_represented(models),
@@ -44,7 +45,8 @@ def toy_row(n_features: int, decay: float, seed: int) -> dict:
 def phase_point(rel_importance: float, density: float, seed: int) -> dict:
     """The 2→1 model at one point of the phase diagram (best of 8 restarts)."""
     bar, progress = _bar("Training the 2 → 1 model (8 restarts)…")
-    models = sp.phase_grid([rel_importance], [density], restarts=8, cfg=sp.TrainConfig(seed=seed), progress=progress)
+    models = sp.phase_grid([rel_importance], [density], restarts=8, cfg=replace(sp.LIVE, seed=seed),
+                            progress=progress)
     bar.empty()
     return {"W": models.W[0, 0].tolist(), "b": models.b[0].tolist(), "norm": sp.norms(models.W)[0].tolist(),
             "phase": int(sp.classify_extra(models.W)[0]), "loss": float(models.loss[0])}

@@ -41,7 +41,7 @@ density = {density}  # probability that a feature is on (1 - S)
 opt = torch.optim.Adam([W, b], lr=1e-2)
 sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 0.5 * (1 + math.cos(math.pi * s / 1000)))  # cosine to 0
 for step in range(1000):
-    x = torch.rand(1024, n) * (torch.rand(1024, n) < density)  # (batch, n) sparse features in [0, 1]
+    x = torch.rand(512, n) * (torch.rand(512, n) < density)  # (batch, n) sparse features in [0, 1]
     out = torch.relu(x @ W.T @ W + b)  # (batch, n)
     loss = (imp * (x - out) ** 2).sum(-1).mean()
     opt.zero_grad(); loss.backward(); opt.step(); sched.step()

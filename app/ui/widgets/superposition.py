@@ -127,7 +127,7 @@ def toy_model_ui(key: str, defaults: ToyModelParams) -> None:
     strip = go.Figure(go.Bar(x=[str(s) for s in SPARSITIES], y=row["represented"],
                              marker_color=["crimson" if j == i else "#9ecae1" for j in range(len(SPARSITIES))],
                              hovertemplate="S = %{x}: %{y} features<extra></extra>"))
-    strip.update_layout(title="Features represented per sparsity (red: drawn below)", height=220, margin=MARGIN,
+    strip.update_layout(title="Features kept at each S (red: drawn below)", height=220, margin=MARGIN,
                         xaxis=dict(title="sparsity S", type="category"), yaxis=dict(range=[0, params.n_features + 0.5], dtick=1))
     st.plotly_chart(strip, key=f"{key}-strip")
     colors = _importance_colors(params.n_features, params.decay)
@@ -226,10 +226,11 @@ def dimensionality_ui(key: str, defaults: DimensionalityParams) -> None:
                     marker=dict(size=6, color="crimson"), row=2, col=1)
     for label, v in STICKY.items():
         fig.add_hline(y=v, line_dash="dot", line_color="gray", row=1, col=1, annotation_text=label,
-                      annotation_position="left", annotation_font_size=10)
+                      annotation_position="top right", annotation_font_size=10)
         fig.add_hline(y=v, line_dash="dot", line_color="gray", row=2, col=1)
-    fig.update_xaxes(type="log", title="1/(1 − S)", row=2, col=1)
-    fig.update_xaxes(type="log", row=1, col=1)
+    ticks = [v for v in (1, 1.5, 2, 3, 5, 7, 10, 20, 50, 100, 200, 500, 1000) if inv[0] <= v <= inv[-1] * 1.01]
+    fig.update_xaxes(type="log", tickvals=ticks, ticktext=[f"{v:g}" for v in ticks])
+    fig.update_xaxes(title="1/(1 − S)", row=2, col=1)
     fig.update_yaxes(range=[0, 1.1], row=1, col=1)
     fig.update_yaxes(range=[0, 1.1], row=2, col=1)
     fig.update_layout(height=640, margin=MARGIN, legend=dict(orientation="h", y=-0.1))
