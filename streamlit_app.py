@@ -8,7 +8,7 @@ from app.ui.catalog import PAGES_DIR, entries, page_file
 st.set_page_config(page_title="Interp Reader", layout="wide")  # no page icons: Streamlit fetches them from fonts.gstatic.com as favicons
 cvis.ensure_bundle()
 
-pages = [st.Page("pages/home.py", title="Home", default=True)]
+pages = [st.Page("walkthroughs/home.py", title="Home", default=True)]
 try:
     for item in entries():
         if item["status"] in ("live", "broken") and page_file(item["id"]).is_file():

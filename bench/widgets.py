@@ -72,7 +72,7 @@ import time; t0 = time.perf_counter()
 from streamlit.testing.v1 import AppTest
 at = AppTest.from_file("streamlit_app.py", default_timeout=300)
 at.run(); t1 = time.perf_counter()
-at.switch_page("pages/mathematical_framework.py"); at.run(); t2 = time.perf_counter()
+at.switch_page("walkthroughs/mathematical_framework.py"); at.run(); t2 = time.perf_counter()
 assert not at.exception
 print(round((t1 - t0) * 1000), round((t2 - t1) * 1000))
 """

@@ -27,6 +27,10 @@ def test_click_to_play_and_illegal_click(server, browser):  # noqa: F811
     expect(page.get_by_text("Play against its world model").first).to_be_visible(timeout=90_000)
     _wait_idle(page, timeout=180_000)
     expect(page.get_by_text("White (○) to move").first).to_be_visible(timeout=60_000)
+    # this module's server gets a deep link as its very first request: the navigation must still be ours
+    nav = page.locator("[data-testid='stSidebarNav']")
+    expect(nav.get_by_text("Home", exact=True)).to_be_visible(timeout=30_000)
+    assert "streamlit app" not in nav.inner_text().lower()
     _click_square(page, "f6")  # legal for white after f5
     page.wait_for_url("**othello_board.moves=f5+f6**", timeout=60_000)
     _wait_idle(page)

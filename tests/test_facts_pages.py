@@ -7,7 +7,7 @@ from app.analysis.facts import load_world
 from tests.conftest import ROOT
 from tests.test_pages import _texts
 
-PAGE = "pages/fact_recall.py"
+PAGE = "walkthroughs/fact_recall.py"
 MODEL = "facts-small"
 
 

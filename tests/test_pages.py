@@ -8,7 +8,7 @@ from streamlit.testing.v1 import AppTest
 from app.content.loader import CONTENT_DIR
 from tests.conftest import ROOT
 
-PAGE = "pages/mathematical_framework.py"
+PAGE = "walkthroughs/mathematical_framework.py"
 TIMEOUT = 120  # TransformerLens import + model loads take far longer than AppTest's 3 s default
 
 

@@ -7,7 +7,7 @@ from app import zoo
 from tests.conftest import ROOT
 from tests.test_pages import _texts as _md_texts
 
-PAGE = "pages/grokking.py"
+PAGE = "walkthroughs/grokking.py"
 MODEL = "modadd-113"
 
 

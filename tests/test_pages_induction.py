@@ -8,7 +8,7 @@ from streamlit.testing.v1 import AppTest
 
 from tests.conftest import ROOT
 
-PAGE = "pages/induction_heads.py"
+PAGE = "walkthroughs/induction_heads.py"
 
 
 def _page(query: dict | None = None) -> AppTest:

@@ -9,7 +9,7 @@ from app import zoo
 from tests.conftest import ROOT
 from tests.test_pages import _texts
 
-PAGE = "pages/othello.py"
+PAGE = "walkthroughs/othello.py"
 
 
 def _page(query: dict | None = None) -> AppTest:

@@ -6,7 +6,7 @@ from streamlit.testing.v1 import AppTest
 from tests.conftest import ROOT
 from tests.test_pages import _texts
 
-PAGE = "pages/reversal_curse.py"
+PAGE = "walkthroughs/reversal_curse.py"
 
 
 def _page(query: dict | None = None) -> AppTest:

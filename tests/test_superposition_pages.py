@@ -10,7 +10,7 @@ from app.exercises import run_check
 from tests.conftest import ROOT
 from tests.test_pages import _texts
 
-PAGE = "pages/superposition.py"
+PAGE = "walkthroughs/superposition.py"
 
 
 def _page(query: dict | None = None) -> AppTest:

@@ -83,3 +83,9 @@ def test_show_code_reproduces_the_figure(root, monkeypatch):
         want = circuits.top_in_row(circuits.direct_path(model), tok, 5)
     assert scope["top"].indices.tolist() == want.ids
     assert torch.allclose(scope["top"].values, torch.tensor(want.scores), atol=1e-5)
+
+
+def test_no_legacy_pages_folder(root):
+    """A pages/ folder beside streamlit_app.py switches Streamlit into legacy multipage mode (see app/ui/catalog.py)."""
+    assert not (root / "pages").exists()
+    assert (root / "walkthroughs" / "home.py").is_file()

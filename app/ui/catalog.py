@@ -8,11 +8,15 @@ import streamlit as st
 
 from app.content import ContentErrors, load_index, load_walkthrough, walkthrough_path
 
-PAGES_DIR = Path(__file__).resolve().parent.parent.parent / "pages"
+# Not "pages/": when a pages/ folder sits beside the main script, Streamlit 1.67 starts in its legacy
+# multipage mode, and if a server's first visitor arrives on a deep link the legacy page runs without
+# st.navigation ever being called, so every later session also gets file-name navigation and no wide
+# layout (measured in the real browser; tests/test_browser_othello.py opens a deep link first).
+PAGES_DIR = Path(__file__).resolve().parent.parent.parent / "walkthroughs"
 
 
 def page_file(wid: str) -> Path:
-    """pages/<id with underscores>.py: the thin page that renders content/<id>.yaml."""
+    """walkthroughs/<id with underscores>.py: the thin page that renders content/<id>.yaml."""
     return PAGES_DIR / f"{wid.replace('-', '_')}.py"
 
 
