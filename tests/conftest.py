@@ -14,6 +14,23 @@ def root() -> Path:
     return ROOT
 
 
+def open_page(page: str, query: dict | None = None, timeout: int = 240):
+    """AppTest of the whole app switched to one walkthrough page, with URL query params set first.
+
+    Fails the test on an uncaught exception. The timeout is generous: the TransformerLens import
+    alone takes seconds, and some pages train toy models live on a busy 2-core machine.
+    """
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=timeout)
+    for k, v in (query or {}).items():
+        at.query_params[k] = v
+    at.switch_page(page)
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
 def tiny_model(n_layers: int = 2, n_heads: int = 2, d_model: int = 16, d_head: int = 4, d_vocab: int = 20, seed: int = 0):
     """A random attention-only bridge with no weights on disk (for unit tests)."""
     from app import zoo

@@ -7,20 +7,14 @@ from streamlit.testing.v1 import AppTest
 
 from app.analysis import superposition as sp
 from app.exercises import run_check
-from tests.conftest import ROOT
+from tests.conftest import open_page
 from tests.test_pages import _texts
 
 PAGE = "walkthroughs/superposition.py"
 
 
 def _page(query: dict | None = None) -> AppTest:
-    at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=300)  # live training on a busy 2-core box
-    for k, v in (query or {}).items():
-        at.query_params[k] = v
-    at.switch_page(PAGE)
-    at.run()
-    assert not at.exception, at.exception
-    return at
+    return open_page(PAGE, query, timeout=300)
 
 
 def _metrics(at) -> dict:
