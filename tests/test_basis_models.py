@@ -110,3 +110,17 @@ def test_outlier_dimension_check_accepts_the_measured_dimension(name, measured):
     assert outlier_dimension(str(dim), name).correct
     assert not outlier_dimension(str((dim + 1) % 128), name).correct
     assert "between 0 and 127" in outlier_dimension("-3", name).feedback
+
+
+def test_layernorm_gain_ablation_record_matches_the_page():
+    """The page: with frozen gains the (CPU-sized) SGD run has no outlier; its trained-gain control does."""
+    sweep = outliers.read_sweep(zoo.model_dir("outliers-sgd"))
+    cpu = {r["ln_gain"]: r for r in sweep if r["device"] == "cpu" and r["optimizer"] == "sgd"}
+    assert set(cpu) == {"trained", "frozen"}
+    assert (cpu["trained"]["steps"], cpu["trained"]["batch_size"], cpu["trained"]["lr"]) == \
+        (cpu["frozen"]["steps"], cpu["frozen"]["batch_size"], cpu["frozen"]["lr"])
+    assert cpu["frozen"]["outlier_dims"] == [] and cpu["frozen"]["max_kurtosis_standard_basis"] < 3.5
+    assert cpu["trained"]["outlier_dims"] == zoo.metrics("outliers-sgd")["outlier_dims"]  # the same dimension
+    assert cpu["trained"]["max_kurtosis_standard_basis"] > 5
+    assert cpu["frozen"]["loss"] < cpu["trained"]["loss"]
+    assert outliers.read_sweep(zoo.model_dir("outliers-adam")) == sweep
