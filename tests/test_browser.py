@@ -149,10 +149,13 @@ def test_every_live_page_renders_clean(server, browser):
     for item in live:
         page = browser.new_page(viewport={"width": 1500, "height": 1000})
         page.goto(f"{server}/{item['id'].replace('-', '_')}", wait_until="networkidle")
-        expect(page.get_by_text(item["title"]).first).to_be_visible(timeout=90_000)
+        # the title in the main area (the sidebar navigation shows it before the page has run)
+        expect(page.locator("[data-testid='stMain']").get_by_text(item["title"]).first).to_be_visible(timeout=90_000)
+        _wait_idle(page, timeout=180_000)
+        # a circuitsvis view or a plotly chart rendered
+        expect(page.locator("iframe, .js-plotly-plot").first).to_be_attached(timeout=120_000)
         _wait_idle(page, timeout=180_000)
         page.wait_for_timeout(1500)
         _assert_clean(page)
-        assert page.locator("iframe, .js-plotly-plot").count() >= 1  # a circuitsvis view or a plotly chart rendered
         _shoot(page, f"page-{item['id']}.png")
         page.close()
