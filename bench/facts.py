@@ -9,22 +9,15 @@ has opened yet. The probe view fits 9 sites x 2 folds of L-BFGS probes; ablation
 
 from __future__ import annotations
 
-import json
-import os
-import platform
-import time
-from pathlib import Path
 
-import numpy as np
-import torch
 
 from app import zoo
+from bench.common import latency_rows, run_and_write
 from app.analysis.facts import load_world
 from app.ui import compute_facts as cf
 
 MODEL = "facts-small"
 N = 8
-RESULTS = Path(__file__).resolve().parent / "results"
 
 
 def _calls(i: int, world) -> dict:
@@ -41,28 +34,11 @@ def _calls(i: int, world) -> dict:
 def latencies() -> list[dict]:
     world = load_world(MODEL)
     zoo.load(MODEL)  # loading is not widget time
-    for call in _calls(0, world).values():
-        call()
-    times: dict[str, list[float]] = {}
-    for i in range(N):
-        for widget, call in _calls(i + 1, world).items():
-            t = time.perf_counter()
-            call()
-            times.setdefault(widget, []).append((time.perf_counter() - t) * 1000)
-    return [{"widget": w, "page": "fact-recall", "p50_ms": round(float(np.percentile(v, 50)), 1),
-             "p95_ms": round(float(np.percentile(v, 95)), 1), "n": len(v)} for w, v in times.items()]
+    return latency_rows(lambda i: _calls(i, world), N, "fact-recall")
 
 
 def main() -> None:
-    torch.set_num_threads(zoo.TORCH_THREADS)
-    load_before = round(os.getloadavg()[0], 2)  # other processes on the machine inflate every number
-    rows = latencies()
-    RESULTS.mkdir(exist_ok=True)
-    out = {"machine": f"{platform.machine()}, {os.cpu_count()} cores, {torch.get_num_threads()} torch thread(s)",
-           "load_average_1min_before_after": [load_before, round(os.getloadavg()[0], 2)], "results": rows}
-    (RESULTS / "facts.json").write_text(json.dumps(out, indent=1) + "\n")
-    for r in rows:
-        print(f"{r['widget']:22s} p50 {r['p50_ms']:7.1f} ms   p95 {r['p95_ms']:7.1f} ms")
+    run_and_write("facts", latencies)
 
 
 if __name__ == "__main__":

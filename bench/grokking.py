@@ -8,22 +8,15 @@ nobody has viewed yet (the worst case). Target: p95 <= 300 ms.
 
 from __future__ import annotations
 
-import json
-import os
-import platform
-import time
-from pathlib import Path
 
-import numpy as np
-import torch
 
 from app import zoo
+from bench.common import latency_rows, run_and_write
 from app.ui import compute_grokking as cg
 from app.ui.widgets.grokking import _curve_figure
 
 MODEL = "modadd-113"
 N = 30
-RESULTS = Path(__file__).resolve().parent / "results"
 
 
 def _fresh(fn, *args):
@@ -49,28 +42,11 @@ def latencies() -> list[dict]:
     for s in steps:  # loading is not widget time
         zoo.load(MODEL, s)
     cg.neurons.__wrapped__(MODEL, None)  # auto_neuron and warm-up
-    for call in _calls(0, steps).values():
-        call()
-    times: dict[str, list[float]] = {}
-    for i in range(N):
-        for widget, call in _calls(i + 1, steps).items():
-            t = time.perf_counter()
-            call()
-            times.setdefault(widget, []).append((time.perf_counter() - t) * 1000)
-    return [{"widget": w, "page": "grokking", "p50_ms": round(float(np.percentile(v, 50)), 1),
-             "p95_ms": round(float(np.percentile(v, 95)), 1), "n": len(v)} for w, v in times.items()]
+    return latency_rows(lambda i: _calls(i, steps), N, "grokking")
 
 
 def main() -> None:
-    torch.set_num_threads(zoo.TORCH_THREADS)
-    load_before = round(os.getloadavg()[0], 2)  # other processes on the machine inflate every number
-    rows = latencies()
-    RESULTS.mkdir(exist_ok=True)
-    out = {"machine": f"{platform.machine()}, {os.cpu_count()} cores, {torch.get_num_threads()} torch thread(s)",
-           "load_average_1min_before_after": [load_before, round(os.getloadavg()[0], 2)], "results": rows}
-    (RESULTS / "grokking.json").write_text(json.dumps(out, indent=1) + "\n")
-    for r in rows:
-        print(f"{r['widget']:22s} p50 {r['p50_ms']:7.1f} ms   p95 {r['p95_ms']:7.1f} ms")
+    run_and_write("grokking", latencies)
 
 
 if __name__ == "__main__":

@@ -30,7 +30,7 @@ from app import zoo
 from app.analysis import basis
 from app.analysis.icl import per_position_loss
 from app.tasks import code_corpus
-from app.training.text_lm import _lr_at  # same warm-up + cosine schedule as the other text models
+from app.training.text_lm import _lr_at, prepare_corpus  # same schedule and data as the other text models
 
 N_EVAL_WINDOWS = 64
 CURVE_KEYS = ("step", "train_loss", "loss", "max_kurtosis_standard_basis", "max_kurtosis_random_basis",
@@ -107,15 +107,7 @@ def train(recipe: OutlierRecipe, out_dir: Path, device: str | None = None, max_c
     out_dir.mkdir(parents=True, exist_ok=True)
     started = time.time()
 
-    train_texts = code_corpus.read_texts("train", max_chars=max_chars, root=corpus_root)
-    val_texts = code_corpus.read_texts("val", max_chars=max_chars, root=corpus_root)
-    tok = code_corpus.train_tokenizer(train_texts, recipe.d_vocab)
-    tok.save(str(out_dir / "tokenizer.json"))
-    train_stream = code_corpus.encode_stream(tok, train_texts)
-    val_stream = code_corpus.encode_stream(tok, val_texts)
-    eval_tokens = torch.from_numpy(code_corpus.sample_windows(
-        val_stream, N_EVAL_WINDOWS, recipe.n_ctx, np.random.default_rng(recipe.seed + 1)))  # (N_EVAL_WINDOWS, n_ctx)
-    save_file({"tokens": eval_tokens.to(torch.int32).contiguous()}, out_dir / "eval_tokens.safetensors")
+    tok, train_stream, eval_tokens = prepare_corpus(recipe, out_dir, N_EVAL_WINDOWS, max_chars, corpus_root)
 
     model = zoo.build(recipe.bridge_config(), zoo.hf_tokenizer(tok), device=device)
     params = [p for n, p in model.named_parameters() if not (recipe.ln_gain == "frozen" and _is_ln_gain(n))]

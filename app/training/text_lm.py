@@ -37,6 +37,23 @@ def _lr_at(step: int, recipe: TextLMRecipe) -> float:
     return recipe.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * frac)))
 
 
+def prepare_corpus(recipe, out_dir: Path, n_eval: int, max_chars: int | None = None, corpus_root: Path | None = None):
+    """Tokenizer, training token stream and held-out windows for a text recipe; writes tokenizer.json and
+    eval_tokens.safetensors. ``recipe`` needs ``d_vocab``, ``n_ctx`` and ``seed``. Returns
+    (tokenizer, train_stream, eval_tokens (n_eval, n_ctx))."""
+    train_texts = code_corpus.read_texts("train", max_chars=max_chars, root=corpus_root)
+    val_texts = code_corpus.read_texts("val", max_chars=max_chars, root=corpus_root)
+    tok = code_corpus.train_tokenizer(train_texts, recipe.d_vocab)
+    tok.save(str(out_dir / "tokenizer.json"))
+    train_stream = code_corpus.encode_stream(tok, train_texts)
+    val_stream = code_corpus.encode_stream(tok, val_texts)
+    eval_tokens = torch.from_numpy(
+        code_corpus.sample_windows(val_stream, n_eval, recipe.n_ctx, np.random.default_rng(recipe.seed + 1))
+    )  # (n_eval, n_ctx)
+    save_file({"tokens": eval_tokens.to(torch.int32).contiguous()}, out_dir / "eval_tokens.safetensors")
+    return tok, train_stream, eval_tokens
+
+
 def train(recipe: TextLMRecipe, out_dir: Path, device: str | None = None, max_chars: int | None = None,
           corpus_root: Path | None = None) -> dict:
     """Train ``recipe`` and write the model folder; returns the metrics written."""
@@ -46,16 +63,7 @@ def train(recipe: TextLMRecipe, out_dir: Path, device: str | None = None, max_ch
     out_dir.mkdir(parents=True, exist_ok=True)
     started = time.time()
 
-    train_texts = code_corpus.read_texts("train", max_chars=max_chars, root=corpus_root)
-    val_texts = code_corpus.read_texts("val", max_chars=max_chars, root=corpus_root)
-    tok = code_corpus.train_tokenizer(train_texts, recipe.d_vocab)
-    tok.save(str(out_dir / "tokenizer.json"))
-    train_stream = code_corpus.encode_stream(tok, train_texts)
-    val_stream = code_corpus.encode_stream(tok, val_texts)
-    eval_tokens = torch.from_numpy(
-        code_corpus.sample_windows(val_stream, N_EVAL_WINDOWS, recipe.n_ctx, np.random.default_rng(recipe.seed + 1))
-    )  # (N_EVAL_WINDOWS, n_ctx)
-    save_file({"tokens": eval_tokens.to(torch.int32).contiguous()}, out_dir / "eval_tokens.safetensors")
+    tok, train_stream, eval_tokens = prepare_corpus(recipe, out_dir, N_EVAL_WINDOWS, max_chars, corpus_root)
 
     repeat_vocab = code_corpus.frequent_tokens(train_stream, recipe.repeat_vocab_size) if recipe.repeat_fraction else None
     if repeat_vocab is not None:
