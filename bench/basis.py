@@ -12,17 +12,15 @@ from __future__ import annotations
 import json
 import platform
 import time
-from pathlib import Path
 
-import numpy as np
 import torch
 
 from app import zoo
 from app.ui.widgets import basis as ub
 from app.widgets.basis import OUTLIER_MODELS
+from bench.common import RESULTS, latency_rows
 
 N = 30
-RESULTS = Path(__file__).resolve().parent / "results"
 TEXT = "def add(self, item):\n    if item not in self.items:\n        self.items.append(item)\n    return self\n"
 
 
@@ -43,16 +41,7 @@ def main() -> None:
         t = time.perf_counter()
         ub.held_out_residual(name)
         first[name] = round((time.perf_counter() - t) * 1000)
-    for call in _calls(0).values():  # warm-up
-        call()
-    times: dict[str, list[float]] = {}
-    for i in range(N):
-        for widget, call in _calls(i + 1).items():
-            t = time.perf_counter()
-            call()
-            times.setdefault(widget, []).append((time.perf_counter() - t) * 1000)
-    rows = [{"widget": w, "page": "privileged-basis", "p50_ms": round(float(np.percentile(v, 50)), 1),
-             "p95_ms": round(float(np.percentile(v, 95)), 1), "n": len(v)} for w, v in times.items()]
+    rows = latency_rows(_calls, N, "privileged-basis")
     RESULTS.mkdir(exist_ok=True)
     out = {"machine": f"{platform.machine()}, {torch.get_num_threads()} torch thread(s)", "first_view_ms": first,
            "results": rows}

@@ -17,7 +17,15 @@ from app import zoo
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
-def latency_rows(calls_for: Callable[[int], dict[str, Callable[[], object]]], n: int, page: str) -> list[dict]:
+def summarise(times: dict[str, list[float]], page: str | Callable[[str], str]) -> list[dict]:
+    """Per-widget p50/p95 rows from call times in ms; ``page`` names the walkthrough (or maps a widget to it)."""
+    page_of = page if callable(page) else (lambda _w: page)
+    return [{"widget": w, "page": page_of(w), "p50_ms": round(float(np.percentile(v, 50)), 1),
+             "p95_ms": round(float(np.percentile(v, 95)), 1), "n": len(v)} for w, v in times.items()]
+
+
+def latency_rows(calls_for: Callable[[int], dict[str, Callable[[], object]]], n: int,
+                 page: str | Callable[[str], str]) -> list[dict]:
     """``calls_for(i)`` gives one fresh call per widget for round ``i``; round 0 is the warm-up."""
     for call in calls_for(0).values():
         call()
@@ -27,8 +35,7 @@ def latency_rows(calls_for: Callable[[int], dict[str, Callable[[], object]]], n:
             t = time.perf_counter()
             call()
             times.setdefault(widget, []).append((time.perf_counter() - t) * 1000)
-    return [{"widget": w, "page": page, "p50_ms": round(float(np.percentile(v, 50)), 1),
-             "p95_ms": round(float(np.percentile(v, 95)), 1), "n": len(v)} for w, v in times.items()]
+    return summarise(times, page)
 
 
 def run_and_write(name: str, rows_fn: Callable[[], list[dict]]) -> None:

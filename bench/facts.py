@@ -9,12 +9,10 @@ has opened yet. The probe view fits 9 sites x 2 folds of L-BFGS probes; ablation
 
 from __future__ import annotations
 
-
-
 from app import zoo
-from bench.common import latency_rows, run_and_write
 from app.analysis.facts import load_world
 from app.ui import compute_facts as cf
+from bench.common import latency_rows, run_and_write
 
 MODEL = "facts-small"
 N = 8

@@ -8,12 +8,10 @@ nobody has viewed yet (the worst case). Target: p95 <= 300 ms.
 
 from __future__ import annotations
 
-
-
 from app import zoo
-from bench.common import latency_rows, run_and_write
 from app.ui import compute_grokking as cg
 from app.ui.widgets.grokking import _curve_figure
+from bench.common import latency_rows, run_and_write
 
 MODEL = "modadd-113"
 N = 30

@@ -6,21 +6,15 @@ position (a prefix of a seeded random game), bypassing the result cache. Target:
 
 from __future__ import annotations
 
-import json
-import platform
-import time
-from pathlib import Path
-
 import numpy as np
-import torch
 
 from app import zoo
 from app.tasks import othello as oth
 from app.ui import compute_othello as co
+from bench.common import latency_rows, run_and_write
 
 N = 40
 MODEL = "othello-gpt"
-RESULTS = Path(__file__).resolve().parent / "results"
 
 
 def _positions() -> list[tuple[int, ...]]:
@@ -44,25 +38,16 @@ def _calls(moves: tuple[int, ...], i: int) -> dict:
     }
 
 
-def main() -> None:
+def latencies() -> list[dict]:
     zoo.load(MODEL)
     co.probes(MODEL)
     positions = _positions()
-    for call in _calls(positions[0], 0).values():  # warm-up
-        call()
-    times: dict[str, list[float]] = {}
-    for i, moves in enumerate(positions):
-        for name, call in _calls(moves, i).items():
-            t = time.perf_counter()
-            call()
-            times.setdefault(name, []).append((time.perf_counter() - t) * 1000)
-    rows = [{"widget": k, "p50_ms": round(float(np.percentile(v, 50)), 1), "p95_ms": round(float(np.percentile(v, 95)), 1),
-             "n": len(v)} for k, v in times.items()]
-    out = {"machine": f"{platform.machine()}, torch threads {torch.get_num_threads()}", "rows": rows}
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "othello.json").write_text(json.dumps(out, indent=1) + "\n")
-    for r in rows:
-        print(f"{r['widget']:26s} p50 {r['p50_ms']:7.1f} ms  p95 {r['p95_ms']:7.1f} ms")
+    # round 0 (the warm-up) and round 1 use the first position; round i > 0 uses position i - 1
+    return latency_rows(lambda i: _calls(positions[max(i - 1, 0)], max(i - 1, 0)), len(positions), "othello")
+
+
+def main() -> None:
+    run_and_write("othello", latencies)
 
 
 if __name__ == "__main__":

@@ -17,19 +17,17 @@ import json
 import os
 import platform
 import time
-from pathlib import Path
 
-import numpy as np
 import torch
 
 from app import zoo
 from app.analysis.reversal import load_world
 from app.ui import compute_reversal as cr
 from app.ui.widgets.reversal import _candidates_figure
+from bench.common import RESULTS, summarise
 
 MODEL = "reversal-small"
 N = 20
-RESULTS = Path(__file__).resolve().parent / "results"
 
 
 def _time(fn, n: int) -> list[float]:
@@ -56,8 +54,7 @@ def latencies() -> list[dict]:
     r = query(MODEL, people[0])
     times["reversal_query_figure"] = _time(lambda i: (_candidates_figure(r["forward"], 15, "f"),
                                                       _candidates_figure(r["backward"], 15, "b")), N)
-    return [{"widget": w, "page": "reversal-curse", "p50_ms": round(float(np.percentile(v, 50)), 1),
-             "p95_ms": round(float(np.percentile(v, 95)), 1), "n": len(v)} for w, v in times.items()]
+    return summarise(times, "reversal-curse")
 
 
 def main() -> None:

@@ -17,9 +17,9 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import replace
 import platform
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np

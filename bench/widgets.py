@@ -12,18 +12,15 @@ import json
 import platform
 import subprocess
 import sys
-import time
-from pathlib import Path
 
-import numpy as np
 import torch
 
 from app import zoo
 from app.ui import compute
 from app.ui import compute_induction as ci
+from bench.common import RESULTS, latency_rows
 
 N = 50
-RESULTS = Path(__file__).resolve().parent / "results"
 PAGES = {"repeated_tokens": "induction-heads", "ablation": "induction-heads", "phase_change": "induction-heads",
          "induction_text": "induction-heads"}  # the rest are on mathematical-framework
 WORDS = [" self", "import", "def", " None", " return", " for", " in", " if", " else", " True", " x", " value",
@@ -55,16 +52,7 @@ def widget_latencies() -> list[dict]:
         zoo.load(name)
         for step in zoo.checkpoints(name):  # loading is not widget time: each is loaded once per process
             zoo.load(name, step)
-    for call in _calls(0).values():  # warm-up
-        call()
-    times: dict[str, list[float]] = {}
-    for i in range(N):
-        for widget, call in _calls(i + 1).items():
-            t = time.perf_counter()
-            call()
-            times.setdefault(widget, []).append((time.perf_counter() - t) * 1000)
-    return [{"widget": w, "page": PAGES.get(w, "mathematical-framework"), "p50_ms": round(float(np.percentile(v, 50)), 1),
-             "p95_ms": round(float(np.percentile(v, 95)), 1), "n": len(v)} for w, v in times.items()]
+    return latency_rows(_calls, N, lambda w: PAGES.get(w, "mathematical-framework"))
 
 
 COLD = """
