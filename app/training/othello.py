@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import math
 import platform
 import time
 from dataclasses import asdict, dataclass
@@ -33,6 +32,7 @@ from app import zoo
 from app.tasks import othello as oth
 from app.training.othello_measure import measure, write_card
 from app.training.plain_gpt import PlainGPT
+from app.training.text_lm import _lr_at  # the text recipes' warm-up + cosine schedule
 
 
 @dataclass(frozen=True)
@@ -65,13 +65,6 @@ class OthelloRecipe:
 
 # Seeds of the game sets, apart from the training pool's (seed + 0).
 CURVE_SEED, PROBE_SEED, EVAL_SEED = 1_000_001, 1_000_002, 1_000_003
-
-
-def _lr_at(step: int, r: OthelloRecipe) -> float:
-    if step < r.warmup_steps:
-        return r.lr * (step + 1) / r.warmup_steps
-    frac = (step - r.warmup_steps) / max(1, r.steps - r.warmup_steps)
-    return r.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * frac)))
 
 
 def _games(n: int, seed: int, chunk: int = 100_000) -> np.ndarray:

@@ -46,23 +46,15 @@ def save_probes(folder: Path, probes: dict[str, ao.Probes]) -> None:
     save_file(tensors, folder / "probes.safetensors")
 
 
-def _flat(resid: torch.Tensor, labels: np.ndarray, valid: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
-    """resid (L+1, N, T, d), labels (N, T, 64), valid (N, T) -> (L+1, M, d), (M, 64) for valid positions."""
-    mask = torch.from_numpy(valid)
-    return resid[:, mask], torch.from_numpy(labels[valid]).long()
-
-
 def probe_data(model, n_games: int, seed: int) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     """Residuals and both labellings for every played position of ``n_games`` fresh games."""
     games = oth.random_games(n_games, seed)
     boards, player_next, _ = oth.board_states(games)
-    resid = ao.residuals(model, ao.model_inputs(games))  # (L+1, N, 59, d)
-    valid = ao.flat_positions(games)
-    out = {}
-    for basis in ao.BASES:
-        flat_resid, labels = _flat(resid, ao.board_labels(boards[:, :59], player_next[:, :59], basis), valid)
-        out[basis] = labels
-    return flat_resid, out
+    valid = ao.flat_positions(games)  # (N, 59)
+    resid = ao.residuals(model, ao.model_inputs(games))[:, torch.from_numpy(valid)]  # (L+1, M, d): played positions
+    labels = {b: torch.from_numpy(ao.board_labels(boards[:, :59], player_next[:, :59], b)[valid]).long()  # (M, 64)
+              for b in ao.BASES}
+    return resid, labels
 
 
 def edit_cases(n: int, seed: int) -> list[dict]:

@@ -17,20 +17,19 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import time
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
 import numpy as np
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file
 
 from app import zoo
 from app.analysis import basis
 from app.analysis.icl import per_position_loss
 from app.tasks import code_corpus
-from app.training.text_lm import _lr_at, prepare_corpus  # same schedule and data as the other text models
+from app.training.text_lm import _lr_at, prepare_corpus, save_model, training_record  # same schedule and data as the other text models
 
 N_EVAL_WINDOWS = 64
 CURVE_KEYS = ("step", "train_loss", "loss", "max_kurtosis_standard_basis", "max_kurtosis_random_basis",
@@ -140,23 +139,9 @@ def train(recipe: OutlierRecipe, out_dir: Path, device: str | None = None, max_c
         running.append(loss.item())
     seconds = time.time() - started
 
-    model.eval()
-    model = model.to("cpu")
-    save_file({k: v.detach().contiguous() for k, v in model.state_dict().items()}, out_dir / "model.safetensors")
-    (out_dir / "config.json").write_text(json.dumps(recipe.bridge_config(), indent=2) + "\n")
+    model = save_model(model, recipe, out_dir)
     metrics = measure(model, eval_tokens)
-    metrics["training"] = {
-        "seconds": round(seconds, 1),
-        "device": device if device == "cpu" else torch.cuda.get_device_name(),
-        "cpu": platform.processor() or platform.machine(),
-        "torch_threads": torch.get_num_threads(),
-        "steps": recipe.steps,
-        "batch_size": recipe.batch_size,
-        "tokens_seen": recipe.steps * recipe.batch_size * recipe.n_ctx,
-        "train_tokens_in_corpus": int(len(train_stream)),
-        "python": platform.python_version(),
-        "recipe": asdict(recipe),
-    }
+    metrics["training"] = training_record(recipe, device, seconds, train_stream)
     (out_dir / "training.json").write_text(json.dumps(curve) + "\n")
     (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=1) + "\n")
     (out_dir / "card.md").write_text(render_card(recipe.bridge_config(), metrics, read_sweep(out_dir)))

@@ -29,8 +29,8 @@ from app.training.recorder import Recorder
 N_EVAL_WINDOWS = 32
 
 
-def _lr_at(step: int, recipe: TextLMRecipe) -> float:
-    """Linear warm-up, then cosine decay to 10% of the peak."""
+def _lr_at(step: int, recipe) -> float:
+    """Linear warm-up, then cosine decay to 10% of the peak (any recipe with lr, warmup_steps, steps)."""
     if step < recipe.warmup_steps:
         return recipe.lr * (step + 1) / recipe.warmup_steps
     frac = (step - recipe.warmup_steps) / max(1, recipe.steps - recipe.warmup_steps)
@@ -52,6 +52,30 @@ def prepare_corpus(recipe, out_dir: Path, n_eval: int, max_chars: int | None = N
     )  # (n_eval, n_ctx)
     save_file({"tokens": eval_tokens.to(torch.int32).contiguous()}, out_dir / "eval_tokens.safetensors")
     return tok, train_stream, eval_tokens
+
+
+def save_model(model, recipe, out_dir: Path):
+    """Write ``model.safetensors`` and ``config.json``; returns the model in eval mode on the CPU."""
+    model = model.eval().to("cpu")
+    save_file({k: v.detach().contiguous() for k, v in model.state_dict().items()}, out_dir / "model.safetensors")
+    (out_dir / "config.json").write_text(json.dumps(recipe.bridge_config(), indent=2) + "\n")
+    return model
+
+
+def training_record(recipe, device: str, seconds: float, train_stream) -> dict:
+    """The ``training`` entry of a text model's metrics.json: time, hardware, data and the recipe."""
+    return {
+        "seconds": round(seconds, 1),
+        "device": device if device == "cpu" else torch.cuda.get_device_name(),
+        "cpu": platform.processor() or platform.machine(),
+        "torch_threads": torch.get_num_threads(),
+        "steps": recipe.steps,
+        "batch_size": recipe.batch_size,
+        "tokens_seen": recipe.steps * recipe.batch_size * recipe.n_ctx,
+        "train_tokens_in_corpus": int(len(train_stream)),
+        "python": platform.python_version(),
+        "recipe": asdict(recipe),
+    }
 
 
 def train(recipe: TextLMRecipe, out_dir: Path, device: str | None = None, max_chars: int | None = None,
@@ -100,26 +124,10 @@ def train(recipe: TextLMRecipe, out_dir: Path, device: str | None = None, max_ch
     seconds = time.time() - started
     kept = recorder.select()
 
-    model.eval()
-    model = model.to("cpu")
-    state = {k: v.detach().contiguous() for k, v in model.state_dict().items()}
-    save_file(state, out_dir / "model.safetensors")
-    (out_dir / "config.json").write_text(json.dumps(recipe.bridge_config(), indent=2) + "\n")
+    model = save_model(model, recipe, out_dir)
     metrics = measure(model, eval_tokens, repeat_vocab, recorder.points)
-    metrics["training"] = {
-        "seconds": round(seconds, 1),
-        "device": device if device == "cpu" else torch.cuda.get_device_name(),
-        "cpu": platform.processor() or platform.machine(),
-        "torch_threads": torch.get_num_threads(),
-        "steps": recipe.steps,
-        "batch_size": recipe.batch_size,
-        "tokens_seen": recipe.steps * recipe.batch_size * recipe.n_ctx,
-        "train_tokens_in_corpus": int(len(train_stream)),
-        "python": platform.python_version(),
-        "recipe": asdict(recipe),
-        "curve_points": len(recorder.points),
-        "checkpoints": kept,
-    }
+    metrics["training"] = {**training_record(recipe, device, seconds, train_stream),
+                           "curve_points": len(recorder.points), "checkpoints": kept}
     (out_dir / "training.json").write_text(json.dumps(recorder.points) + "\n")
     (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=1) + "\n")
     (out_dir / "card.md").write_text(render_card(recipe.bridge_config(), metrics))

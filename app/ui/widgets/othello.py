@@ -51,17 +51,26 @@ def _set_moves(key: str, moves: list[int], message: str | None = None) -> None:
     st.session_state[f"{key}.__msg"] = message
 
 
-def _play(key: str, square: int) -> None:
+def _playable(key: str) -> tuple[list[int], object] | None:
+    """The shown moves and their replay, or None with a message when the list is bad or the game is over."""
     moves = _shown(key)
     try:
         rec = oth.replay(moves)
     except ValueError as err:
         st.session_state[f"{key}.__msg"] = str(err)
-        return
-    legal = np.flatnonzero(rec.legal[-1]).tolist()
+        return None
     if rec.over:
         st.session_state[f"{key}.__msg"] = "The game is over: neither side can move."
-    elif square not in legal:
+        return None
+    return moves, rec
+
+
+def _play(key: str, square: int) -> None:
+    if (found := _playable(key)) is None:
+        return
+    moves, rec = found
+    legal = np.flatnonzero(rec.legal[-1]).tolist()
+    if square not in legal:
         side = "Black" if rec.players[-1] == oth.BLACK else "White"
         st.session_state[f"{key}.__msg"] = (f"{oth.square_name(square)} is not a legal move for {side} here. Legal moves: "
                                             f"{', '.join(oth.square_name(s) for s in legal)}.")
@@ -79,17 +88,9 @@ def _on_click(key: str) -> None:
 
 
 def _random_move(key: str) -> None:
-    moves = _shown(key)
-    try:
-        rec = oth.replay(moves)
-    except ValueError as err:
-        st.session_state[f"{key}.__msg"] = str(err)
-        return
-    legal = np.flatnonzero(rec.legal[-1])
-    if len(legal) == 0:
-        st.session_state[f"{key}.__msg"] = "The game is over: neither side can move."
-        return
-    _set_moves(key, [*moves, int(np.random.default_rng().choice(legal))])
+    if (found := _playable(key)) is not None:
+        moves, rec = found
+        _set_moves(key, [*moves, int(np.random.default_rng().choice(np.flatnonzero(rec.legal[-1])))])
 
 
 def _load_sample(key: str) -> None:
