@@ -37,3 +37,5 @@ def tiny_model(n_layers: int = 2, n_heads: int = 2, d_model: int = 16, d_head: i
 
     return zoo.build(dict(n_layers=n_layers, d_model=d_model, n_heads=n_heads, d_head=d_head, n_ctx=32, d_vocab=d_vocab,
                           attn_only=True, normalization_type=None, seed=seed, act_fn="relu")).eval()
+
+from tests.workshop_pg import workshop_pg_server  # noqa: E402,F401  (session fixture: a throw-away PostgreSQL)
