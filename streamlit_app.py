@@ -16,4 +16,5 @@ try:
                                  url_path=item["id"].replace("-", "_")))
 except Exception:  # a broken index still leaves Home, which explains the problem
     pass
+pages.append(st.Page("walkthroughs/workshop.py", title="Workshop", url_path="workshop"))  # issue 12: classes
 st.navigation(pages).run()

@@ -8,8 +8,21 @@ from app.content.schema import Exercise
 from app.exercises import run_check
 
 
+def _workshop(hook: str, *args) -> None:
+    """Workshop mode (app/ui/workshop.py) records attempts for a session that joined a class; it never raises here."""
+    try:
+        from app.ui import workshop
+
+        getattr(workshop, hook)(*args)
+    except Exception:
+        import logging
+
+        logging.getLogger(__name__).exception("workshop hook %s failed", hook)
+
+
 def exercise_ui(key: str, ex: Exercise) -> None:
     with st.container(border=True):
+        _workshop("exercise_seen", key)
         st.markdown(f"**Exercise.** {ex.question}")
         shown_key = f"{key}.hints_shown"
         shown = st.session_state.get(shown_key, 0)
@@ -22,6 +35,7 @@ def exercise_ui(key: str, ex: Exercise) -> None:
                 with st.spinner("Checking against the live model…"):
                     result = run_check(ex.check.fn, answer, ex.check.args)
                 (st.success if result.correct else st.error)(result.feedback)
+                _workshop("exercise_checked", key, answer, result.correct)
         if shown < len(ex.hints) and cols[2].button("Show a hint", key=f"{key}.hint"):
             st.session_state[shown_key] = shown + 1
             st.rerun()

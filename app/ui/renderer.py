@@ -50,7 +50,20 @@ def _widget(block) -> None:
         st.caption(block.caption)
 
 
+def _workshop_banner(wid: str) -> None:
+    """Workshop mode: a joined student's "follow your teacher" banner (app/ui/workshop.py); never breaks the page."""
+    try:
+        from app.ui.workshop import walkthrough_hook
+
+        walkthrough_hook(wid)
+    except Exception:
+        import logging
+
+        logging.getLogger(__name__).exception("workshop banner failed")
+
+
 def render(wt: Walkthrough) -> None:
+    _workshop_banner(wt.id)
     _toc(wt)
     _header(wt)
     for section in wt.sections:

@@ -122,7 +122,7 @@ def secret_matches(secret: str, stored: str | None) -> bool:
 
 def client_key(client: str | None) -> str:
     """Rate-limit bucket for a client address; only its hash is stored (no personal data at rest)."""
-    return hashlib.sha256(("ws-client:" + (client or "unknown")).encode()).hexdigest()[:32]
+    return hashlib.sha256(("ws-client:" + str(client or "unknown")).encode()).hexdigest()[:32]
 
 
 def make_token(row_id: int, secret: str) -> str:

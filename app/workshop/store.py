@@ -92,10 +92,10 @@ def clean_query(query: str) -> str:
 class Workshop:
     """Open (and migrate) the workshop database at ``url`` (default: from the environment)."""
 
-    def __init__(self, url: str | None = None, *, limits: RateLimit = RateLimit(), clock=time.time):
+    def __init__(self, url: str | None = None, *, limits: RateLimit | None = None, clock=time.time):
         self.url = url or configured_url()
         self.engine = make_engine(self.url)
-        self.limits = limits
+        self.limits = limits or RateLimit()
         self.clock = clock
         migrate.upgrade(self.engine)
 

@@ -1,0 +1,3 @@
+from app.ui.workshop import workshop_page
+
+workshop_page()
