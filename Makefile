@@ -28,10 +28,18 @@ chromium:
 	@test -x /usr/bin/chromium || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
 	  (apt-get install -y -q chromium >/dev/null 2>&1 || (apt-get update -q >/dev/null && apt-get install -y -q chromium >/dev/null)); } || true
 
+# Workshop-mode tests start a throw-away PostgreSQL cluster from Debian's package (tests/workshop_pg.py); install it
+# when we can (root + apt), else those tests are skipped locally (CI sets REQUIRE_BROWSER=1 so a missing one fails).
+.PHONY: postgresql
+postgresql:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
+	  (apt-get install -y -q --no-install-recommends postgresql >/dev/null 2>&1 || \
+	   (apt-get update -q >/dev/null && apt-get install -y -q --no-install-recommends postgresql >/dev/null)); } || true
+
 check: $(VENV)/.dev-installed
 	$(BIN)/python -m app.content check
 
-test: $(VENV)/.dev-installed chromium check
+test: $(VENV)/.dev-installed chromium postgresql check
 	$(BIN)/python -m pytest -q
 
 bench: $(VENV)/.dev-installed
