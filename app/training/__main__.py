@@ -46,16 +46,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--remeasure", action="store_true",
                         help="no training: re-measure the saved weights, rewrite metrics.json and card.md")
     args = parser.parse_args(argv)
-    overrides = {"steps": args.steps} if args.steps else {}
-    for item in args.set:
-        key, _, value = item.partition("=")
-        field = recipes.field_type(key)
-        if field is None:
-            parser.error(f"unknown recipe key {key!r}")
-        overrides[key] = field(value)
     try:
+        overrides = ({"steps": args.steps} if args.steps else {}) | recipes.parse_sets(recipes.TextLMRecipe, args.set)
         recipe = recipes.get(args.name, **overrides)
-    except (KeyError, TypeError) as err:
+    except (KeyError, TypeError, ValueError) as err:
         parser.error(str(err).strip("'\""))
     from app import (
         zoo,  # sets torch's threads to the app's default; the recipe sets its own below

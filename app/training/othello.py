@@ -16,7 +16,6 @@ measures the saved weights through the real TransformerLens bridge.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import platform
 import time
@@ -32,6 +31,7 @@ from app import zoo
 from app.tasks import othello as oth
 from app.training.othello_measure import measure, write_card
 from app.training.plain_gpt import PlainGPT
+from app.training.recipes import parse_sets
 from app.training.text_lm import _lr_at  # the text recipes' warm-up + cosine schedule
 
 
@@ -209,13 +209,10 @@ def main(argv: list[str]) -> None:
                              "(CPU training can span sessions)")
     parser.add_argument("--remeasure", action="store_true", help="re-measure the saved weights and probes; rewrite card")
     args = parser.parse_args(argv)
-    fields = {f.name: f.type for f in dataclasses.fields(OthelloRecipe)}
-    overrides = {"steps": args.steps} if args.steps else {}
-    for item in args.set:
-        key, _, value = item.partition("=")
-        if key not in fields:
-            parser.error(f"unknown recipe key {key!r}; valid: {', '.join(fields)}")
-        overrides[key] = {"int": int, "float": float, "str": str}[fields[key]](value)
+    try:
+        overrides = ({"steps": args.steps} if args.steps else {}) | parse_sets(OthelloRecipe, args.set)
+    except ValueError as err:
+        parser.error(str(err))
     torch.set_num_threads(args.threads)
     out = args.out or zoo.MODELS_DIR / "othello-gpt"
     if args.remeasure:

@@ -18,7 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -29,6 +29,7 @@ from app import zoo
 from app.analysis import basis
 from app.analysis.icl import per_position_loss
 from app.tasks import code_corpus
+from app.training.recipes import parse_sets
 from app.training.text_lm import _lr_at, prepare_corpus, save_model, training_record  # same schedule and data as the other text models
 
 N_EVAL_WINDOWS = 64
@@ -272,13 +273,10 @@ def main(argv: list[str]) -> None:
     parser.add_argument("--corpus-root", type=Path, help="read the corpus from this copy of a standard library")
     parser.add_argument("--remeasure", action="store_true", help="no training: re-measure the saved weights")
     args = parser.parse_args(argv)
-    types = {f.name: f.type for f in fields(OutlierRecipe)}
-    overrides: dict = {"steps": args.steps} if args.steps else {}
-    for item in args.set:
-        key, _, value = item.partition("=")
-        if key not in types or key == "name":
-            parser.error(f"unknown recipe key {key!r}; valid: {', '.join(k for k in types if k != 'name')}")
-        overrides[key] = {"int": int, "float": float}.get(types[key], str)(value)
+    try:
+        overrides = ({"steps": args.steps} if args.steps else {}) | parse_sets(OutlierRecipe, args.set)
+    except ValueError as err:
+        parser.error(str(err))
     recipe = replace(RECIPES[args.name], **overrides)
     torch.set_num_threads(args.threads)
     out = args.out or zoo.MODELS_DIR / args.name

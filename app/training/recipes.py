@@ -75,10 +75,20 @@ def get(name: str, **overrides) -> TextLMRecipe:
     return replace(RECIPES[name], **overrides)
 
 
-def field_type(key: str):
-    """A converter from text for a recipe field (for ``--set key=value``), or None if unknown."""
-    for f in fields(TextLMRecipe):
-        if f.name == key:
-            kind = {"int": int, "float": float, "bool": lambda v: v.lower() in ("1", "true", "yes"), "str": str}
-            return kind.get(str(f.type).split(" ")[0].replace("'", ""), str)
-    return None
+def parse_sets(recipe_cls, items: list[str]) -> dict:
+    """``--set key=value`` texts -> overrides typed by the recipe dataclass's fields (any recipe module).
+
+    Raises ValueError naming the valid keys for an unknown key, or the expected type for a bad value.
+    """
+    kinds = {"int": int, "float": float, "bool": lambda v: v.lower() in ("1", "true", "yes"), "str": str}
+    types = {f.name: str(f.type).split(" ")[0].replace("'", "") for f in fields(recipe_cls) if f.name != "name"}
+    out = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or key not in types:
+            raise ValueError(f"unknown recipe key {key!r}; valid keys: {', '.join(types)}")
+        try:
+            out[key] = kinds.get(types[key], str)(value)
+        except ValueError:
+            raise ValueError(f"recipe key {key!r} takes a {types[key]}, not {value!r}") from None
+    return out
