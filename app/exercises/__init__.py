@@ -12,6 +12,7 @@ from typing import Callable
 
 from app import zoo
 from app.exercises import basis, circuits, facts, grokking, othello, reversal, superposition
+from app.exercises import atp
 from app.exercises.common import CheckResult, parse_head
 from app.exercises.basis import outlier_dimension
 from app.exercises.grokking import grok_step, key_frequency_count, largest_embed_frequency
@@ -20,7 +21,7 @@ __all__ = ["CHECKS", "CheckResult", "parse_head", "run_check", "validate_args", 
            "key_frequency_count", "largest_embed_frequency"]
 
 CHECKS: dict[str, Callable[..., CheckResult]] = {}
-for _module in (othello, circuits, grokking, basis, superposition, reversal, facts):
+for _module in (othello, circuits, grokking, basis, superposition, reversal, facts, atp):
     CHECKS.update(_module.CHECKS)
 
 

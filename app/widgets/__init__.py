@@ -5,6 +5,7 @@ parameters (so a copied URL reproduces the view), and produces the "show code"
 snippet of TransformerLens that reproduces the figure outside the app.
 """
 
+from app.widgets.atp import AtPParams
 from app.widgets.base import MAX_TEXT_CHARS, WidgetParams
 from app.widgets.basis import BasisCompareParams, BasisDimsParams, BasisTextParams
 from app.widgets.framework import (
@@ -66,6 +67,7 @@ REGISTRY: dict[str, type[WidgetParams]] = {
     "fact_lookup": FactLookupParams,
     "fact_probes": FactProbeParams,
     "fact_layers": FactLayersParams,
+    "atp_compare": AtPParams,
 }
 
 __all__ = ["MAX_TEXT_CHARS", "REGISTRY", "WidgetParams", *(cls.__name__ for cls in REGISTRY.values())]

@@ -4,6 +4,7 @@ from app.ui.widgets import basis, framework, grokking, induction, othello
 from app.ui.widgets import superposition
 from app.ui.widgets import reversal
 from app.ui.widgets import facts
+from app.ui.widgets import atp
 
 UI = {
     "othello_board": othello.othello_board_ui,
@@ -37,4 +38,5 @@ UI = {
     "fact_lookup": facts.fact_lookup_ui,
     "fact_probes": facts.fact_probes_ui,
     "fact_layers": facts.fact_layers_ui,
+    "atp_compare": atp.atp_compare_ui,
 }
