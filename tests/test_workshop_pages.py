@@ -130,6 +130,12 @@ def test_banner_on_a_walkthrough_page_and_exercise_recorded():
                                                                               "measuring.ex0", "3")
     assert attempt.correct == verdict and attempt.seconds >= 0
 
+    # a push to this same page with no view settings scrolls in place instead of opening a tab
+    open_store().set_follow(made.class_id, made.teacher_token, "privileged-basis", "layernorm-gain")
+    at.run()
+    [banner] = [i for i in at.info if "Your teacher is at" in i.value]
+    assert "[Go to this section](#layernorm-gain)" in banner.value
+
 
 def test_not_joined_walkthrough_page_has_no_banner_and_records_nothing(data_dir):
     at = open_page("walkthroughs/privileged_basis.py", timeout=180)

@@ -16,6 +16,7 @@ import socket
 import subprocess
 import tempfile
 import uuid
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -44,15 +45,12 @@ def _as_user() -> tuple[list[str], str | None]:
     raise RuntimeError("running as root with no unprivileged user for initdb (postgres or nobody)")
 
 
-@pytest.fixture(scope="session")
-def workshop_pg_server():
-    """Start the cluster once per test session; yields its base SQLAlchemy URL (database 'postgres')."""
+@contextmanager
+def pg_cluster():
+    """Start a throw-away cluster; yields its base SQLAlchemy URL (append '/<database>'). Needs pg_bindir()."""
     bindir = pg_bindir()
     if bindir is None:
-        msg = "PostgreSQL not installed (make postgresql, or apt-get install postgresql)"
-        if os.environ.get("REQUIRE_BROWSER"):
-            pytest.fail(f"REQUIRE_BROWSER is set but {msg}")
-        pytest.skip(msg)
+        raise RuntimeError("PostgreSQL not installed (make postgresql, or apt-get install postgresql)")
     prefix, user = _as_user()
     tmp = Path(tempfile.mkdtemp(prefix="ws-pg-"))
     if user:
@@ -77,6 +75,18 @@ def workshop_pg_server():
         subprocess.run(prefix + [str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"],
                        capture_output=True, timeout=60, cwd=tmp)
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def workshop_pg_server():
+    """One cluster for the test session; skipped without PostgreSQL, but failed when REQUIRE_BROWSER is set (CI)."""
+    if pg_bindir() is None:
+        msg = "PostgreSQL not installed (make postgresql, or apt-get install postgresql)"
+        if os.environ.get("REQUIRE_BROWSER"):
+            pytest.fail(f"REQUIRE_BROWSER is set but {msg}")
+        pytest.skip(msg)
+    with pg_cluster() as base:
+        yield base
 
 
 def new_database(base: str) -> str:

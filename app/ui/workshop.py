@@ -107,8 +107,11 @@ def _banner(view) -> None:
         return
     cred = st.session_state[SS_STUDENT]["cred"]
     title, section = target
-    st.info(f"**Your teacher is at:** {md_escape(title)} › {md_escape(section)}  \n"
-            f"[Go to this section]({links.follow_url(view.follow, cred)})", icon=":material/school:")
+    if view.follow.wid == st.session_state.get(SS_PAGE) and not view.follow.query:
+        link = f"[Go to this section](#{view.follow.section})"  # same page: scroll, same tab
+    else:  # Streamlit opens other links in a new tab; the link carries ?ws= so that tab is in the class too
+        link = f"[Go to this section (new tab)]({links.follow_url(view.follow, cred)})"
+    st.info(f"**Your teacher is at:** {md_escape(title)} › {md_escape(section)}  \n{link}", icon=":material/school:")
 
 
 @st.fragment(run_every=BANNER_REFRESH_S)
@@ -187,13 +190,13 @@ def _teacher_link(cred: str) -> str:
 
 def _tables(dash) -> tuple[pd.DataFrame, pd.DataFrame]:
     n = max(dash.n_present, 1)
+    cat = links.catalogue()
     ex = pd.DataFrame([{
-        "walkthrough": (links.catalogue().get(e.wid).title if e.wid in links.catalogue() else e.wid),
-        "exercise": links.exercise_label(e.wid, e.exercise), "answered": e.answered, "correct": e.correct,
-        "completion": e.correct / n, "attempts": e.attempts,
+        "exercise": f"{cat[e.wid].title if e.wid in cat else e.wid} › {links.exercise_label(e.wid, e.exercise)}",
+        "completion": e.correct / n, "correct": e.correct, "answered": e.answered,
+        "common wrong answers": "; ".join(f"{a} (×{k})" for a, k in e.wrong), "attempts": e.attempts,
         "median s to correct": None if e.median_seconds is None else round(e.median_seconds),
-        "hints opened": e.hints,
-        "common wrong answers": "; ".join(f"{a} (×{k})" for a, k in e.wrong)} for e in dash.exercises])
+        "hints opened": e.hints} for e in dash.exercises])
     per = {sid: {"student": name, "here": sid in dash.present, "attempts": 0, "solved": set(), "last": None}
            for sid, name in dash.students.items()}
     for a in dash.attempts:
@@ -226,8 +229,11 @@ def _dashboard(class_id: int, token: str) -> None:
                 icon=":material/hourglass_empty:")
     else:
         st.dataframe(ex, hide_index=True, width="stretch", column_config={
+            "exercise": st.column_config.TextColumn("exercise", width="large"),
             "completion": st.column_config.ProgressColumn("completion", help="correct / students in class",
-                                                          min_value=0.0, max_value=1.0, format="percent")})
+                                                          min_value=0.0, max_value=1.0, format="percent"),
+            "common wrong answers": st.column_config.TextColumn("common wrong answers", width="medium",
+                                                                help="most frequent first, case and spaces ignored")})
     if not people.empty:
         st.dataframe(people, hide_index=True, width="stretch")
     st.download_button("Download all answers (CSV)", open_store().attempts_csv(class_id, token),
@@ -285,6 +291,7 @@ def _teacher_ui(me: dict) -> None:
 
 
 def workshop_page() -> None:
+    st.session_state.pop(SS_PAGE, None)  # not a walkthrough: exercise hooks and banner anchors need one
     st.title("Workshop")
     st.markdown("A teacher runs a class through the walkthroughs: students join with a short code, their checked "
                 "exercises show up live on the teacher's dashboard, and the teacher can point everyone to a section.")
