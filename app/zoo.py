@@ -21,6 +21,8 @@ from typing import Iterator
 import torch
 from safetensors.torch import load_file
 
+from app import limits
+
 MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
 
 # Set deliberately: for these tiny models one thread beat two by 2-40x on the shared
@@ -31,6 +33,7 @@ torch.set_num_threads(TORCH_THREADS)
 _models: dict[tuple[str, int | None], object] = {}
 _locks: dict[tuple[str, int | None], threading.RLock] = {}
 _registry_lock = threading.Lock()
+_load_counts: dict[tuple[str, int | None], int] = {}  # how often each model was built (the load bench: once)
 
 
 class UnknownModelError(KeyError):
@@ -163,14 +166,19 @@ def load(name: str, checkpoint: int | None = None):
         if key not in _models:
             _models[key] = _load_uncached(name, checkpoint)
             _locks[key] = threading.RLock()
+            _load_counts[key] = _load_counts.get(key, 0) + 1
         return _models[key]
 
 
 @contextmanager
 def use(name: str, checkpoint: int | None = None) -> Iterator[object]:
-    """Hold the model's lock for the duration of a (possibly hooked) run."""
+    """Hold the model's lock for the duration of a (possibly hooked) run.
+
+    The run also takes one of ``limits.MAX_ACTIVE`` global slots: too much work in flight raises
+    ``limits.Busy`` (a ValueError with a "try again" message) instead of queueing without end.
+    """
     model = load(name, checkpoint)
-    with _locks[(name, checkpoint)]:
+    with limits.model_work(), _locks[(name, checkpoint)]:
         try:
             yield model
         finally:
@@ -181,3 +189,8 @@ def use(name: str, checkpoint: int | None = None) -> Iterator[object]:
 def loaded() -> list[tuple[str, int | None]]:
     """(name, checkpoint) pairs loaded in this process so far (the load bench counts loads)."""
     return sorted(_models, key=lambda k: (k[0], -1 if k[1] is None else k[1]))
+
+
+def load_counts() -> dict[tuple[str, int | None], int]:
+    """How many times each (name, checkpoint) was built in this process (1 each when sharing works)."""
+    return dict(_load_counts)

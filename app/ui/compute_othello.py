@@ -15,7 +15,7 @@ from app.ui.compute import CACHE
 N_SAMPLES = 6  # sample games offered on the board
 
 
-@st.cache_resource(show_spinner=False)
+@st.cache_resource(max_entries=8, show_spinner=False)
 def probes(model_name: str) -> dict[str, ao.Probes]:
     return load_probes(zoo.model_dir(model_name))
 

@@ -52,7 +52,7 @@ def phase_point(rel_importance: float, density: float, seed: int) -> dict:
             "phase": int(sp.classify_extra(models.W)[0]), "loss": float(models.loss[0])}
 
 
-@st.cache_resource(show_spinner=False)
+@st.cache_resource(max_entries=8, show_spinner=False)
 def shipped(file: str, model: str = "tms") -> dict:
     """A result file of the ``tms`` recipe (read-only: shared by every session)."""
     return sp.shipped(file, model)

@@ -37,6 +37,7 @@ def _header(wt: Walkthrough) -> None:
             st.markdown(zoo.card(name))
 
 
+@st.fragment  # a control change reruns only its own view, not the whole page (bench/load.py measures it)
 def _widget(block) -> None:
     defaults = widgets.REGISTRY[block.widget].model_validate(block.args)
     try:
