@@ -65,7 +65,8 @@ def _heatmaps(r: dict, site: str) -> go.Figure:
     fig = make_subplots(rows=1, cols=2, shared_yaxes=True, horizontal_spacing=0.03,
                         subplot_titles=(f"AtP estimate ({r['atp_ms']:.0f} ms)", f"activation patching ({r['patch_ms']:.0f} ms)"))
     for col, grid in ((1, est), (2, act)):
-        fig.add_trace(go.Heatmap(z=grid, x=r["positions"], y=r["rows"], colorscale="RdBu", zmid=0, zmin=-top, zmax=top,
+        fig.add_trace(go.Heatmap(z=grid, x=r["positions"], y=r["rows"], colorscale="RdBu", reversescale=True, zmid=0,
+                                 zmin=-top, zmax=top,
                                  showscale=col == 2, hovertemplate="%{y} at %{x}: %{z:.3f}<extra></extra>"), row=1, col=col)
         xs = [r["positions"][j] for row in r["miss"] for j, m in enumerate(row) if m]
         ys = [r["rows"][i] for i, row in enumerate(r["miss"]) for m in row if m]
@@ -76,7 +77,7 @@ def _heatmaps(r: dict, site: str) -> go.Figure:
     height = 240 + 14 * len(r["rows"]) if site == "head" else 300 + 22 * len(r["rows"])
     fig.update_layout(height=min(height, 760), margin=MARGIN, legend=dict(orientation="h", y=-0.12))
     fig.update_yaxes(autorange="reversed", type="category")
-    fig.update_xaxes(type="category", tickangle=-60)
+    fig.update_xaxes(type="category", tickangle=-60, dtick=1, tickfont=dict(size=9))
     return fig
 
 

@@ -1,0 +1,59 @@
+"""Attribution patching vs activation patching: wall time of each, p50/p95 over repeated uncached calls.
+
+Run: ``python -m bench.atp [MODEL]`` (default ioi-small). Writes bench/results/atp.json: the usual
+{"widget", "page", "p50_ms", "p95_ms", "n"} rows for the AtP pass (head outputs only, and every site
+at once as the page does) and the real sweeps (head x position, residual stream layer x position),
+on the page's default IOI view (``app.training.atp_measure.VIEW``); then "speedup" (p50 ratios) and
+"r_spread" (r of head outputs on template 0 and the held-out templates, both orders, both directions).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+
+from app import zoo
+from app.analysis import atp
+from app.training import atp_measure as am
+from bench.common import RESULTS, latency_rows, run_and_write
+
+N = 5
+
+
+def _calls(model_name: str, pairs) -> dict:
+    def run(fn):
+        def call():
+            with zoo.use(model_name) as model:
+                return fn(model)
+        return call
+
+    calls = {"atp_heads": run(lambda m: atp.attribution(m, pairs, sites=["head"])),
+             "atp_all_sites": run(lambda m: atp.attribution(m, pairs)),
+             "patch_heads": run(lambda m: atp.patch_sweep(m, pairs, "head")),
+             "patch_resid": run(lambda m: atp.patch_sweep(m, pairs, "resid"))}
+    if not zoo.config(model_name)["attn_only"]:
+        calls["patch_mlp"] = run(lambda m: atp.patch_sweep(m, pairs, "mlp"))
+    return calls
+
+
+def main(argv: list[str] | None = None) -> None:
+    argv = sys.argv[1:] if argv is None else argv
+    model_name = argv[0] if argv else "ioi-small"
+    zoo.load(model_name)  # loading is not measured
+    pairs = am.view_pairs(model_name)
+    run_and_write("atp", lambda: latency_rows(lambda i: _calls(model_name, pairs), N, "attribution-patching"))
+    path = RESULTS / "atp.json"
+    out = json.loads(path.read_text())
+    p50 = {r["widget"]: r["p50_ms"] for r in out["results"]}
+    out["model"], out["view"] = model_name, am.VIEW
+    out["cells"] = {"head": int(pairs.clean.shape[1]) * zoo.config(model_name)["n_layers"] * zoo.config(model_name)["n_heads"]}
+    out["speedup"] = {"heads_vs_atp_heads": round(p50["patch_heads"] / p50["atp_heads"], 1),
+                      "heads_vs_atp_all_sites": round(p50["patch_heads"] / p50["atp_all_sites"], 1),
+                      "resid_vs_atp_all_sites": round(p50["patch_resid"] / p50["atp_all_sites"], 1)}
+    out["r_spread"] = am.spread(model_name)
+    path.write_text(json.dumps(out, indent=1) + "\n")
+    print(json.dumps(out["speedup"]), *out["r_spread"], sep="\n")
+
+
+if __name__ == "__main__":
+    main()

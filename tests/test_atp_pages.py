@@ -1,0 +1,76 @@
+"""AppTest for the attribution-patching walkthrough: both views render with live timing, the controls
+and URL round-trip, impossible combinations and tampered links give messages in place, and the
+exercises check answers."""
+
+import pytest
+
+from app import zoo
+from tests.conftest import open_page
+from tests.test_pages import _texts
+
+PAGE = "walkthroughs/attribution_patching.py"
+
+
+def _page(query: dict | None = None):
+    return open_page(PAGE, query, timeout=300)
+
+
+@pytest.fixture(scope="module")
+def page():
+    return _page()
+
+
+def test_page_renders_both_views_with_timing(page):
+    assert not page.error and len(page.header) >= 4
+    texts = _texts(page)
+    assert texts.count("**AtP: ") == 2 and texts.count("speedup") >= 2
+    assert "2 forwards + 1 backward against" in texts
+    labels = [m.label for m in page.metric]
+    assert labels.count("r (AtP vs patching)") == 2
+    r_values = [float(m.value) for m in page.metric if m.label == "r (AtP vs patching)"]
+    assert all(-1.0 <= r <= 1.0 for r in r_values)
+    assert len(page.get("plotly_chart")) >= 4  # two heatmap pairs, two scatters
+
+
+def test_controls_and_url():
+    at = _page()
+    at.radio(key="atp_heads.direction").set_value("denoise").run()
+    assert not at.exception and not at.error
+    assert at.query_params["atp_heads.direction"] == "denoise"
+    assert "clean activation patched into the corrupted run" in _texts(at)
+    at.slider(key="atp_heads.n_prompts").set_value(2).run()
+    assert not at.exception and not at.error and at.query_params["atp_heads.n_prompts"] == "2"
+    again = _page({"atp_heads.direction": "denoise", "atp_heads.n_prompts": "2"})
+    assert again.radio(key="atp_heads.direction").value == "denoise" and not again.error
+
+
+def test_impossible_combination_is_a_message():
+    at = _page()
+    small_ctx = next(n for n in zoo.names() if zoo.config(n)["n_ctx"] < 20)
+    at.radio(key="atp_resid.task").set_value("repeat").run()
+    at.slider(key="atp_resid.half_len").set_value(12).run()
+    at.selectbox(key="atp_resid.model").set_value(small_ctx).run()
+    assert not at.exception
+    assert "keep the span" in _texts(at) or "IOI names" in _texts(at)
+
+
+def test_tampered_url_falls_back_with_a_notice():
+    at = _page({"atp_heads.site": "<script>alert(1)</script>", "atp_heads.n_prompts": "999",
+                "atp_resid.model": "\u202e\u0000🎉", "atp_heads.evil": "1"})
+    assert not at.exception and not at.error
+    texts = _texts(at)
+    assert texts.count("were not valid") >= 2 and "Ignored unknown URL parameter" in texts
+    assert "<script>" not in "".join(m.value for m in at.markdown)
+
+
+def test_exercises_check_answers(page):
+    boxes = [t for t in page.text_input if t.key.endswith(".answer")]
+    assert len(boxes) >= 3
+    texts = ""
+    for box in boxes:
+        box.set_value("not an answer").run()
+        button = next(b for b in page.button if b.key == box.key.rsplit(".", 1)[0] + ".check")
+        button.click().run()
+        assert not page.exception
+        texts += _texts(page)
+    assert "Write a head as" in texts and "Answer with a layer number" in texts and "whole number" in texts
