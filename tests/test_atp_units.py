@@ -173,3 +173,22 @@ def test_widget_params_validate():
         AtPParams(n_prompts=0)
     code = AtPParams(model="facts-small", site="mlp", half_len=5).code()
     assert "atp.patch_sweep(model, pairs, 'mlp'" in code and "models/facts-small" in code
+
+
+def test_concurrent_calls_match_serial():
+    """Threads sharing one zoo model through its lock get the serial numbers, and leave no hook behind."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    name = "attn-only-2l"
+    jobs = [atp.repeat_pairs(zoo.config(name)["d_vocab"], 6, 2, seed) for seed in range(6)]
+
+    def run(p):
+        with zoo.use(name) as m:
+            return atp.attribution(m, p).values["head"]
+
+    serial = [run(p) for p in jobs]
+    with ThreadPoolExecutor(4) as pool:
+        threaded = list(pool.map(run, jobs))
+    for a, b in zip(serial, threaded):
+        assert torch.equal(a, b)
+    assert no_hooks(zoo.load(name))
