@@ -24,6 +24,10 @@ OTHER_RECIPES = {
     "outliers-sgd": "app.training.outliers",
     "facts-small": "app.training.facts",
     "reversal-small": "app.training.reversal",
+    "ioi-small": "app.training.ioi",
+    "ioi-shortcut": "app.training.ioi",
+    "code-1l-mlp": "app.training.sae",
+    "code-1l-mlp-sae": "app.training.sae",
 }
 
 

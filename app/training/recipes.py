@@ -20,6 +20,7 @@ class TextLMRecipe:
     n_ctx: int = 256
     d_vocab: int = 2048
     attn_only: bool = True
+    d_mlp: int | None = None  # MLP width; None for attention-only models (their config.json has no d_mlp)
     normalization_type: str | None = None  # no LayerNorm: the path expansion is exact
     positional_embedding_type: str = "standard"
     initializer_range: float = -1.0  # -1: TransformerLens' default, 0.8 / sqrt(d_model)
@@ -51,6 +52,7 @@ class TextLMRecipe:
             initializer_range=self.initializer_range,
             act_fn="relu",
             seed=self.seed,
+            **({"d_mlp": self.d_mlp} if self.d_mlp is not None else {}),
         )
 
 
@@ -61,6 +63,11 @@ RECIPES: dict[str, TextLMRecipe] = {
     "attn-only-1l": TextLMRecipe("attn-only-1l", n_layers=1, batch_size=64, steps=6000, eval_every=100, repeat_fraction=0.25),
     "attn-only-2l": TextLMRecipe("attn-only-2l", n_layers=2, batch_size=64, steps=6000, eval_every=100, repeat_fraction=0.25,
                                  keep_checkpoints=9),
+    # One layer WITH a 512-neuron MLP for the sparse-autoencoder walkthrough (issue 9). Trained by
+    # app.training.sae (PlainGPT, ~25 min on one busy CPU thread), not by text_lm.train. No LayerNorm, so a
+    # feature's direct effect on the logits (W_dec @ W_out @ W_U) is exact, as the framework paper's path expansion.
+    "code-1l-mlp": TextLMRecipe("code-1l-mlp", n_layers=1, attn_only=False, d_mlp=512, batch_size=32, steps=700,
+                                lr=5e-3, eval_every=25),
 }
 
 
