@@ -77,7 +77,7 @@ def test_teacher_and_student_in_two_contexts(ws_server, browser):  # noqa: F811
     teacher.get_by_role("button", name="Send to the class").click()
     expect(teacher.get_by_text("Students now see a banner").first).to_be_visible(timeout=30_000)
     banner = student.get_by_text("Your teacher is at").first
-    expect(banner).to_be_visible(timeout=40_000)  # the banner fragment refreshes every 15 s
+    expect(banner).to_be_visible(timeout=40_000)  # the banner fragment refreshes every 10 s
     link = student.get_by_role("link", name="Go to this section (new tab)")
     href = link.get_attribute("href")
     assert f"ws={ws}" in href and "#" in href, href

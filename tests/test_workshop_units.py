@@ -113,3 +113,15 @@ def test_markdown_escape_makes_user_text_inert():
 
     assert md_escape("**b** [x](javascript:alert(1)) $x$ :red[y] <img>") == \
         "\\*\\*b\\*\\* \\[x\\]\\(javascript\\:alert\\(1\\)\\) \\$x\\$ \\:red\\[y\\] \\<img\\>"
+
+
+def test_storage_url_from_the_environment(monkeypatch, tmp_path):
+    from app.workshop.engine import ROOT, configured_url
+
+    monkeypatch.delenv("INTERP_READER_DATABASE_URL", raising=False)
+    monkeypatch.delenv("INTERP_READER_DATA_DIR", raising=False)
+    assert configured_url() == f"sqlite:///{ROOT / 'data' / 'workshop.sqlite3'}"
+    monkeypatch.setenv("INTERP_READER_DATA_DIR", str(tmp_path))
+    assert configured_url() == f"sqlite:///{tmp_path / 'workshop.sqlite3'}"
+    monkeypatch.setenv("INTERP_READER_DATABASE_URL", "postgres://u:p@db:5432/interp")
+    assert configured_url() == "postgresql+psycopg://u:p@db:5432/interp"  # psycopg 3, not psycopg2

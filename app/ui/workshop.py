@@ -17,11 +17,12 @@ import pandas as pd
 import streamlit as st
 
 from app.workshop import Forbidden, WorkshopError, codes, links, open_store
+from app.workshop.report import to_csv
 
 log = logging.getLogger(__name__)
 QP_STUDENT, QP_TEACHER = "ws", "teach"
 SS_STUDENT, SS_TEACHER, SS_PAGE = "workshop.student", "workshop.teacher", "workshop.page"
-REFRESH_S, BANNER_REFRESH_S = 5, 15
+REFRESH_S, BANNER_REFRESH_S = 5, 10
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:&])")
 
 
@@ -236,7 +237,7 @@ def _dashboard(class_id: int, token: str) -> None:
                                                                 help="most frequent first, case and spaces ignored")})
     if not people.empty:
         st.dataframe(people, hide_index=True, width="stretch")
-    st.download_button("Download all answers (CSV)", open_store().attempts_csv(class_id, token),
+    st.download_button("Download all answers (CSV)", to_csv(dash.attempts),
                        file_name=f"workshop-class-{class_id}.csv", mime="text/csv", key="workshop.csv",
                        on_click="ignore", icon=":material/download:")
     st.caption(f"Updated {time.strftime('%H:%M:%S')} · refreshes every {REFRESH_S} s")
