@@ -1,0 +1,321 @@
+"""Recipes for the two IOI models (``python -m app.training ioi-small`` / ``ioi-shortcut``).
+
+Task after Wang et al. (2022), "Interpretability in the Wild: a Circuit for Indirect Object
+Identification in GPT-2 small", https://arxiv.org/abs/2211.00593 (section 2). Both models are
+``PlainGPT`` transformers trained with next-token loss on every token of short documents built
+from ``app.tasks.ioi`` (word-level tokenizer, names are single tokens), plus an extra loss term on
+the answer (the IO) of each IOI document. Seeded; CPU by default, CUDA when present (same code).
+
+- ``ioi-shortcut`` (the naive data): the 9 training templates with nothing but a short IOI prompt
+  per document, plus name-free filler documents. S2 always sits a fixed, template-specific number
+  of tokens before the end, and it is always the last name: the data allow a shortcut.
+- ``ioi-small`` (data that ask for the paper's mechanism): IOI prompts with name-free filler
+  before them and optional name-free spans after S2 (S2 at varied distances from the end and
+  at varied absolute positions), stories in which a cast of 2-3 names recurs over a long context
+  (who gave what to whom), and spans of random words repeated twice (induction food).
+  Attention-only layers, so the work cannot hide in MLPs.
+
+``measure`` (with ``app.analysis.ioi``) writes ``metrics.json`` and ``card.md`` from the saved
+weights; ``--remeasure`` redoes only that.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import platform
+import time
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from app.tasks import ioi
+from app.training.plain_gpt import PlainGPT
+
+NAMES = ("ioi-small", "ioi-shortcut")
+
+
+@dataclass(frozen=True)
+class IOIRecipe:
+    name: str = "ioi-small"
+    data: str = "circuit"  # "circuit" (ioi-small) or "naive" (ioi-shortcut)
+    n_layers: int = 4
+    d_model: int = 64
+    n_heads: int = 8
+    d_mlp: int = 512
+    attn_only: bool = True
+    n_ctx: int = 64
+    batch: int = 32
+    steps: int = 3000
+    lr: float = 3e-3
+    weight_decay: float = 0.01
+    warmup: int = 200
+    ioi_fraction: float = 0.5  # share of each batch that is an IOI document
+    repeat_fraction: float = 0.15  # share that is a random span repeated twice (circuit data only)
+    answer_weight: float = 1.0  # weight of the extra loss term on the IO token
+    seed: int = 0
+
+    def bridge_config(self, d_vocab: int) -> dict:
+        return dict(model_name=self.name, n_layers=self.n_layers, d_model=self.d_model, n_heads=self.n_heads,
+                    d_head=self.d_model // self.n_heads, d_mlp=None if self.attn_only else self.d_mlp,
+                    act_fn=None if self.attn_only else "gelu", normalization_type="LN", n_ctx=self.n_ctx,
+                    d_vocab=d_vocab, attn_only=self.attn_only, positional_embedding_type="standard",
+                    initializer_range=-1.0, seed=self.seed)
+
+
+RECIPES = {
+    "ioi-small": IOIRecipe(),
+    "ioi-shortcut": IOIRecipe(name="ioi-shortcut", data="naive", attn_only=False, d_model=128, n_heads=4, batch=64,
+                              steps=800, lr=2e-3,
+                              ioi_fraction=0.7, repeat_fraction=0.0),
+}
+
+
+def documents(recipe: IOIRecipe, rng: np.random.Generator, n: int) -> list[tuple[str, str | None]]:
+    """``n`` training documents as (text, IO answer or None); an IOI document's text ends with its answer."""
+    naive = recipe.data == "naive"
+    kinds = rng.random(n)
+    n_ioi = int((kinds < recipe.ioi_fraction).sum())
+    ioi_prompts = iter(ioi.prompts(n_ioi, "train", seed=int(rng.integers(2**31)), gaps=not naive, prefix=not naive))
+    words = ioi.NAMES + ioi.words()
+    docs = []
+    for u in kinds:
+        if u < recipe.ioi_fraction:
+            p = next(ioi_prompts)
+            docs.append((f"{p.text} {p.io}.", p.io))
+        elif u < recipe.ioi_fraction + recipe.repeat_fraction:
+            span = " ".join(str(w) for w in rng.choice(words, size=int(rng.integers(6, 20))))
+            docs.append((f"{span} {span}", None))
+        elif naive:
+            docs.append((" ".join(ioi.filler_sentence(rng) for _ in range(int(rng.integers(1, 4)))), None))
+        else:
+            docs.append((ioi.story(rng, int(rng.integers(4, 10)), cast_size=int(rng.integers(2, 4))), None))
+    return docs
+
+
+def batch(recipe: IOIRecipe, tok, rng: np.random.Generator, n: int):
+    """(tokens (n, T), targets (n, T) with -100 on padding, answer positions (n,), -1 where none)."""
+    docs = documents(recipe, rng, n)
+    bos = tok.token_to_id(ioi.BOS)
+    enc = [[bos, *e.ids][: recipe.n_ctx + 1] for e in tok.encode_batch([text for text, _ in docs])]
+    T = max(len(e) for e in enc) - 1
+    toks = np.full((n, T), tok.token_to_id(ioi.PAD), dtype=np.int64)
+    tgts = np.full((n, T), -100, dtype=np.int64)
+    ans = np.full(n, -1, dtype=np.int64)
+    for i, (e, (_, io)) in enumerate(zip(enc, docs)):
+        toks[i, : len(e) - 1], tgts[i, : len(e) - 1] = e[:-1], e[1:]
+        if io is not None:
+            ans[i] = len(e) - 3  # ... END, IO, "." : the position whose target is the IO
+    return torch.from_numpy(toks), torch.from_numpy(tgts), torch.from_numpy(ans)
+
+
+@torch.no_grad()
+def eval_logit_diff(model: PlainGPT, tok, prompts: list, device: str) -> dict:
+    """Mean IO-S logit difference and accuracy (IO logit > S logit) at the last prompt token."""
+    was = model.training
+    model.eval()
+    toks, lengths = ioi.batch_tokens(tok, [p.text for p in prompts])
+    logits = model(torch.from_numpy(toks).to(device))  # (N, T, V)
+    last = logits[torch.arange(len(prompts)), torch.from_numpy(lengths - 1).to(device)]  # (N, V)
+    io = torch.tensor(ioi.name_ids(tok, [p.io for p in prompts]), device=device)
+    s = torch.tensor(ioi.name_ids(tok, [p.s for p in prompts]), device=device)
+    diff = last.gather(1, io[:, None])[:, 0] - last.gather(1, s[:, None])[:, 0]  # (N,)
+    model.train(was)
+    return {"logit_diff": round(diff.mean().item(), 4), "acc": round((diff > 0).float().mean().item(), 4)}
+
+
+def train_loop(recipe: IOIRecipe, device: str, log=print) -> tuple[dict, list[dict]]:
+    torch.manual_seed(recipe.seed)
+    rng = np.random.default_rng(recipe.seed)
+    tok = ioi.build_tokenizer()
+    model = PlainGPT(recipe.bridge_config(tok.get_vocab_size())).to(device).train()
+    opt = torch.optim.AdamW(model.parameters(), lr=recipe.lr, weight_decay=recipe.weight_decay, betas=(0.9, 0.98))
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, (s + 1) / recipe.warmup)
+                                              * 0.5 * (1 + math.cos(math.pi * min(s, recipe.steps) / recipe.steps)))
+    test = ioi.prompts(200, "test", seed=1)
+    curve = []
+    started = time.time()
+    for step in range(recipe.steps + 1):
+        if step % max(1, recipe.steps // 20) == 0 or step == recipe.steps:
+            curve.append({"step": step, "seconds": round(time.time() - started, 1),
+                          **eval_logit_diff(model, tok, test, device)})
+            log(f"step {step}: {curve[-1]}")
+        if step == recipe.steps:
+            break
+        toks, tgts, ans = (t.to(device) for t in batch(recipe, tok, rng, recipe.batch))
+        logits = model(toks)  # (B, T, V)
+        loss = F.cross_entropy(logits.flatten(0, 1), tgts.flatten(), ignore_index=-100)
+        has = ans >= 0
+        if has.any():
+            rows = torch.nonzero(has)[:, 0]
+            loss = loss + recipe.answer_weight * F.cross_entropy(logits[rows, ans[rows]], tgts[rows, ans[rows]])
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        sched.step()
+        if step % 100 == 0:
+            curve[-1].setdefault("loss", round(loss.item(), 4))
+    model.eval()
+    return {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}, curve
+
+
+def train(recipe: IOIRecipe, out: Path, device: str | None = None) -> dict:
+    from safetensors.torch import save_file
+
+    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    started = time.time()
+    state, curve = train_loop(recipe, device)
+    seconds = time.time() - started
+    tok = ioi.build_tokenizer()
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "config.json").write_text(json.dumps(recipe.bridge_config(tok.get_vocab_size()), indent=1) + "\n")
+    save_file(state, out / "model.safetensors")
+    tok.save(str(out / "tokenizer.json"))
+    gpu = torch.cuda.get_device_name(0) if device.startswith("cuda") else None
+    training = {"recipe": asdict(recipe), "seconds": round(seconds, 1), "device": gpu or platform.machine(),
+                "threads": torch.get_num_threads(), "python": platform.python_version(), "curve": curve}
+    (out / "training.json").write_text(json.dumps(training, indent=1) + "\n")
+    return remeasure(out)
+
+
+LAYOUTS = [(t, o) for t in ioi.TEST_TEMPLATES for o in ioi.ORDERS]  # held-out templates, both orders
+# Metrics keys another module owns (the attribution-patching measure script); kept when we rewrite.
+FOREIGN_KEYS = ("atp_vs_ap_r", "atp_speedup")
+
+
+def remeasure(out: Path) -> dict:
+    """Measure the saved weights; MERGE into ``metrics.json`` (keys we do not write are kept); write the card."""
+    from safetensors.torch import load_file
+
+    from app import zoo
+
+    training = json.loads((out / "training.json").read_text())
+    recipe = IOIRecipe(**training["recipe"])
+    tok = ioi.load_tokenizer(out)
+    model = zoo.build(json.loads((out / "config.json").read_text()), zoo.hf_tokenizer(tok))
+    model.load_state_dict({k: v.float() for k, v in load_file(out / "model.safetensors").items()}, strict=True)
+    model.eval()
+    path = out / "metrics.json"
+    metrics = json.loads(path.read_text()) if path.is_file() else {}
+    metrics.update(measure(model, tok))
+    metrics["training"] = {k: training[k] for k in ("seconds", "device", "threads", "python")}
+    path.write_text(json.dumps(metrics, indent=1) + "\n")
+    (out / "card.md").write_text(card(recipe, metrics))
+    return metrics
+
+
+def measure(model, tok) -> dict:
+    """The card's numbers (see ``app.analysis.ioi``); held-out templates x held-out name pairs unless named."""
+    from app.analysis import ioi as A
+
+    r = A.np_round
+    ev = {split: {k: round(v, 4) if isinstance(v, float) else v for k, v in A.evaluate(model, tok, ioi.prompts(
+        300, split, seed=1)).items()} for split in ioi.SPLITS}
+    varied = A.evaluate(model, tok, ioi.prompts(300, "test", seed=2, gaps=True, prefix=True))
+    dla = A.mean_over_layouts(lambda m, b: A.dla(m, b).heads, model, tok, LAYOUTS)  # (L, H)
+    attn = A.mean_over_layouts(A.attention_to_roles, model, tok, LAYOUTS)
+
+    def patch_heads(m, b):
+        return A.patch(m, b, A.corrupted(tok, b, "abc"), site="z").values
+
+    patch_z = A.mean_over_layouts(patch_heads, model, tok, LAYOUTS)  # (L, H)
+    det = A.detector_scores(model, tok)
+    ld = ev["test"]["logit_diff"]
+    to_s = torch.maximum(attn["END->S1"], attn["END->S2"])
+    movers = [h for h in A.top_heads(dla, 0.1 * ld, k=4) if _at(attn["END->IO"], h) > 0.25]
+    negative = [h for h in A.top_heads(dla, 0.1 * ld, k=3, sign=-1.0) if _at(attn["END->IO"], h) > 0.2]
+    s_inhib = [h for h in A.top_heads(-patch_z, 0.1, k=8) if h not in movers + negative
+               and _at(to_s, h) > 0.25 and abs(_at(dla, h)) < 0.1 * ld][:4]
+    classes = {"name mover": movers, "negative name mover": negative, "S-inhibition": s_inhib,
+               **{k: A.top_heads(v, 0.3, k=4) for k, v in det.items()}}
+    ablation = {}
+    for label, hs in (("name movers", movers), ("S-inhibition", s_inhib), ("name movers + S-inhibition", movers + s_inhib)):
+        if hs:
+            pairs = [tuple(int(x) for x in h.split(".")) for h in hs]
+            ablation[label] = round(float(np.mean([A.ablate_heads(model, b, pairs, A.corrupted(tok, b, "abc"))
+                                                   for b in (A.standard_batch(tok, t, o) for t, o in LAYOUTS)])), 4)
+    return {
+        "logit_diff": ev["test"]["logit_diff"], "ioi_accuracy": ev["test"]["accuracy"], "ioi_top1": ev["test"]["top1"],
+        "by_split": ev, "varied_spans": {k: round(v, 4) if isinstance(v, float) else v for k, v in varied.items()},
+        "name_mover_heads": movers, "head_classes": classes, "ablation_logit_diff": ablation,
+        "dla_heads": r(dla), "patch_head_out_abc": r(patch_z), "attention": {k: r(v) for k, v in attn.items()},
+        "detectors": {k: r(v) for k, v in det.items()},
+    }
+
+
+def _at(t: torch.Tensor, head: str) -> float:
+    layer, h = (int(x) for x in head.split("."))
+    return float(t[layer, h])
+
+
+def card(recipe: IOIRecipe, m: dict) -> str:
+    """The model card, written from the measured numbers."""
+    from app.analysis.ioi import PAPER_HEADS
+
+    pct = lambda x: f"{100 * x:.1f}%"  # noqa: E731
+    ev = m["by_split"]
+    arch = (f"{recipe.n_layers}-layer attention-only" if recipe.attn_only
+            else f"{recipe.n_layers}-layer (GELU MLPs of width {recipe.d_mlp})")
+    cls = "\n".join(f"| {k} | {', '.join(v) or 'none found'} | {', '.join(PAPER_HEADS.get(k, [])) or '-'} |"
+                     for k, v in m["head_classes"].items())
+    abl = "; ".join(f"{k}: {v:+.2f}" for k, v in m["ablation_logit_diff"].items()) or "no heads to ablate"
+    atp = ""
+    if "atp_vs_ap_r" in m or "atp_speedup" in m:
+        atp = (f"\n## Attribution patching (measured by the attribution-patching page's script)\n"
+               f"- correlation of attribution patching with activation patching: {m.get('atp_vs_ap_r', 'n/a')}\n"
+               f"- speedup over activation patching: {m.get('atp_speedup', 'n/a')}\n")
+    return f"""# {recipe.name}
+
+A {arch} transformer (d_model {recipe.d_model}, {recipe.n_heads} heads, LayerNorm, learned positions, context \
+{recipe.n_ctx}) trained on the indirect-object-identification task of Wang et al. (2022), \
+https://arxiv.org/abs/2211.00593, mixed with other text (`app/tasks/ioi.py`, `app/training/ioi.py`, data: \
+`{recipe.data}`). Tokenizer: word level (`tokenizer.json`); every name is one token.
+
+## Training
+`python -m app.training {recipe.name}`: {recipe.steps} AdamW steps of {recipe.batch} documents, peak learning rate \
+{recipe.lr}, cosine decay, next-token loss on every token plus a loss on the IO answer; \
+{m["training"]["seconds"]:.0f} s on {m["training"]["device"]} ({m["training"]["threads"]} torch thread(s)).
+
+## Measured properties (asserted by tests/test_ioi_model.py)
+- Logit difference IO - S, held-out templates and held-out name pairs: {m["logit_diff"]:.2f} (GPT-2 small in the \
+paper: about 3.5); accuracy (IO logit above S logit) {pct(m["ioi_accuracy"])}; IO top-1 over the vocabulary \
+{pct(m["ioi_top1"])}.
+- Other splits: training templates and pairs {ev["train"]["logit_diff"]:.2f} ({pct(ev["train"]["accuracy"])}), \
+held-out templates only {ev["heldout_templates"]["logit_diff"]:.2f}, held-out pairs only \
+{ev["heldout_pairs"]["logit_diff"]:.2f}.
+- With name-free filler before the prompt and spans after S2 (S2 moved relative to the end): logit difference \
+{m["varied_spans"]["logit_diff"]:.2f}, accuracy {pct(m["varied_spans"]["accuracy"])}.
+- Mean-ablating heads at END (their mean over the ABC twins), logit difference after: {abl}.
+
+## Head classes (our methods follow the paper; thresholds in `app/training/ioi.py`)
+| class | this model | GPT-2 small (Wang et al. 2022) |
+|---|---|---|
+{cls}
+{atp}
+Every number is in `metrics.json`; the training curve in `training.json`.
+"""
+
+
+def main(argv: list[str]) -> None:
+    parser = argparse.ArgumentParser(prog="python -m app.training ioi-small|ioi-shortcut", description=__doc__)
+    parser.add_argument("name", choices=NAMES)
+    parser.add_argument("--steps", type=int, help="override the step count (smoke tests)")
+    parser.add_argument("--out", type=Path, help="output folder (default models/NAME)")
+    parser.add_argument("--device", help="cpu or cuda (default: cuda when present)")
+    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
+    parser.add_argument("--remeasure", action="store_true", help="no training: re-measure the saved weights")
+    args = parser.parse_args(argv)
+    from app import zoo  # noqa: F401  (sets the app's thread default; we set ours below)
+
+    torch.set_num_threads(args.threads)
+    recipe = RECIPES[args.name]
+    if args.steps:
+        recipe = replace(recipe, steps=args.steps, warmup=min(recipe.warmup, args.steps))
+    out = args.out or Path(__file__).resolve().parents[2] / "models" / args.name
+    metrics = remeasure(out) if args.remeasure else train(recipe, out, args.device)
+    print(f"wrote {out}: logit diff {metrics['logit_diff']:.2f}, accuracy {metrics['ioi_accuracy']:.3f}")
