@@ -76,9 +76,10 @@ def _widget_state(kind: str, wid: str, options: list[str], value) -> WidgetState
 
 def _rendered_value(kind: str, w, known: bool):
     """The value a browser shows for a widget element: the server's if it set one, else its own or the default."""
+    if kind == "slider" and w.options:  # a select_slider: the server sets formatted options, defaults are indices
+        return list(w.raw_value) if w.set_value else [w.options[int(v)] for v in w.default]
     if kind == "slider":
-        vals = list(w.value) if w.set_value else list(w.default)
-        return [w.options[int(v)] for v in vals] if w.options else vals
+        return list(w.value) if w.set_value else list(w.default)
     if kind in ("selectbox", "radio"):
         if w.set_value:
             return w.raw_value
@@ -102,6 +103,9 @@ class Session:
         self.query = ""
         self.states: dict[str, WidgetState] = {}
         self.headers: dict[str, str] = {}
+        self.max_msg_bytes = 0
+        self.session_id = ""
+        self.toolbar_mode = None
 
     async def connect(self, cookie: str | None = None) -> None:
         extra = {"Cookie": cookie} if cookie else {}
@@ -173,10 +177,13 @@ class Session:
             except websockets.ConnectionClosed as err:
                 result.errors.append(f"socket closed ({err.code})")
                 break
+            self.max_msg_bytes = max(self.max_msg_bytes, len(raw))
             msg = ForwardMsg()
             msg.ParseFromString(raw)
             kind = msg.WhichOneof("type")
             if kind == "new_session":
+                self.session_id = msg.new_session.initialize.session_id
+                self.toolbar_mode = msg.new_session.config.toolbar_mode
                 widgets, result.texts, result.busy = {}, [], 0
                 result.errors = [e for e in result.errors if e == "timeout"]
             elif kind == "delta" and msg.delta.WhichOneof("type") == "new_element":
@@ -202,6 +209,8 @@ class Session:
                     result.errors.append(f"view failed: {text[:200]}")
                 elif etype == "alert" and "busy" in text:
                     result.busy += 1
+            elif kind == "page_info_changed":
+                self.query = msg.page_info_changed.query_string
             elif kind == "script_finished":
                 if msg.script_finished in FINISHED:
                     break
