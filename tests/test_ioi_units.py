@@ -138,3 +138,15 @@ def test_ablating_nothing_changes_nothing(tok, random_model):
 def test_mixed_layouts_are_refused(tok):
     with pytest.raises(ValueError, match="share"):
         A.make_batch(tok, [ioi.make_prompt(0, "Mary", "John"), ioi.make_prompt(9, "Mary", "John")])
+
+
+def test_every_word_of_the_held_out_templates_is_trained(tok):
+    """Held-out templates must test new structures, not untrained (random) embeddings."""
+    rng = np.random.default_rng(0)
+    for name in ("ioi-small", "ioi-shortcut"):
+        seen = set()
+        for _ in range(20):
+            seen |= {t for text, _ in recipe_mod.documents(recipe_mod.RECIPES[name], rng, 200)
+                     for t in tok.encode(text).tokens}
+        for p in ioi.prompts(100, "test", seed=0, gaps=True, prefix=True):
+            assert set(tok.encode(p.text).tokens) <= seen, set(tok.encode(p.text).tokens) - seen

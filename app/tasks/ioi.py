@@ -9,7 +9,8 @@ the subject again (S2), and ends where the IO should come next::
     Then, Mary and John went to the store. John gave a ring to   ->  Mary   (IO), not John (S)
 
 ``ABBA`` prompts name the IO first in the first clause, ``BABA`` prompts name the subject first.
-The templates and the wording are ours.
+The templates and the wording are ours. Every word of the held-out templates also occurs in the
+training text (filler and story sentences), so held-out templates test new structures, not untrained tokens.
 
 Held out for evaluation: some templates (``TEST_TEMPLATES``) and some NAME PAIRS
 (``pair_split``): every name occurs in training, only some unordered pairs never do.
@@ -87,13 +88,18 @@ FILLER = [
     "The {n} was {j}.", "It was a {j} {n}.", "Everyone said the {n} felt {j}.", "The {place} was {j} that {n}.",
     "Nobody went to the {place} in the {n}.", "A {j} {n} came and went.", "The {obj} on the table was {j}.",
     "People liked the {j} {place}.",
+    # Sentences that carry the held-out templates' words into training (held out: structures, not tokens).
+    "Yesterday the {n} was {j}.", "While the {place} was {j}, nobody arrived.", "People walked to the {place}.",
+    "Someone showed a {obj} and passed it on.", "Everyone was working at the {place}.",
+    "The {n}{gap} was {j}.",  # the gap phrases' words, without names
 ]
 # Story sentences: {x}, {y} are members of the story's cast.
 STORY = [
     "{x} went to the {place}.", "{x} and {y} went to the {place}.", "{x} gave a {obj} to {y}.",
     "{x} said hello to {y}.", "{x} met {y} at the {place}.", "{x} was {j}.", "{x} found a {obj}.",
     "Then {x} handed the {obj} to {y}.", "{x} and {y} talked for a {j} while.", "{x} called {y}.",
-    "Later, {x} showed a {obj} to {y}.", "{x} liked the {place}.",
+    "Later, {x} showed a {obj} to {y}.", "{x} liked the {place}.", "Yesterday {x} walked to the {place}.",
+    "{x} arrived at the {place}.", "{x} passed a {obj} to {y}.", "While {x} was working, {y} left.",
 ]
 
 _SPLIT = r"\w+|[^\w\s]"
@@ -211,8 +217,9 @@ def corrupt(prompt: IOIPrompt, kind: str = "abc", seed: int = 0) -> IOIPrompt:
 
 
 def filler_sentence(rng: np.random.Generator) -> str:
-    return str(rng.choice(FILLER)).format(n=rng.choice(NOUNS), j=rng.choice(ADJS), place=rng.choice(PLACES),
-                                          obj=rng.choice(OBJECTS))
+    place = rng.choice(PLACES)
+    return str(rng.choice(FILLER)).format(n=rng.choice(NOUNS), j=rng.choice(ADJS), place=place, obj=rng.choice(OBJECTS),
+                                          gap=str(rng.choice(GAPS)).format(place=place))
 
 
 def story(rng: np.random.Generator, n_sentences: int, cast_size: int = 2, names: list[str] | None = None) -> str:

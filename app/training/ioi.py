@@ -50,12 +50,12 @@ class IOIRecipe:
     attn_only: bool = True
     n_ctx: int = 64
     batch: int = 32
-    steps: int = 3000
+    steps: int = 2200
     lr: float = 3e-3
     weight_decay: float = 0.01
     warmup: int = 200
-    ioi_fraction: float = 0.5  # share of each batch that is an IOI document
-    repeat_fraction: float = 0.15  # share that is a random span repeated twice (circuit data only)
+    ioi_fraction: float = 0.4  # share of each batch that is an IOI document
+    repeat_fraction: float = 0.3  # share that is a random span repeated twice (circuit data only)
     answer_weight: float = 1.0  # weight of the extra loss term on the IO token
     seed: int = 0
 
@@ -69,8 +69,7 @@ class IOIRecipe:
 
 RECIPES = {
     "ioi-small": IOIRecipe(),
-    "ioi-shortcut": IOIRecipe(name="ioi-shortcut", data="naive", attn_only=False, d_model=128, n_heads=4, batch=64,
-                              steps=800, lr=2e-3,
+    "ioi-shortcut": IOIRecipe(name="ioi-shortcut", data="naive", attn_only=False, d_mlp=256, steps=1500,
                               ioi_fraction=0.7, repeat_fraction=0.0),
 }
 
