@@ -15,7 +15,8 @@ Direction (both are supported, the same convention for estimate and real patchin
 ``"noise"``: base = clean prompt, source = corrupted prompt, gradient on the clean run, estimate
 ``(a_corrupt - a_clean) . dm/da|clean`` (how much the metric falls when the component sees the
 corrupted input). ``"denoise"``: base = corrupted, source = clean, gradient on the corrupted run; this
-is the convention of TransformerLens' ``attribution_patch`` and of ``transformer_lens.patching``.
+is the convention of TransformerLens' ``attribution_patch`` and of ``transformer_lens.patching``, and the
+default here. On our IOI model the two directions differ a lot (see ``app/training/atp_measure.py``).
 
 Sites (``SITES``): ``head`` = one head's ``attn.hook_z`` at one position, (layer, pos, head).
 The estimate is taken in z-space; it equals the estimate in the head's output space (z @ W_O),
@@ -113,7 +114,7 @@ def _check_sites(model, sites) -> None:
         raise ValueError(f"{model.cfg.model_name or 'this model'} has no {bad} sites; it has {list(sites_of(model))}")
 
 
-def attribution(model, pairs: Pairs, sites=None, direction: Direction = "noise") -> Estimate:
+def attribution(model, pairs: Pairs, sites=None, direction: Direction = "denoise") -> Estimate:
     """AtP estimate of patching each site (source into base) on the logit-difference metric.
 
     Two forwards (source: activations only; base: activations + one backward of the metric) and a
@@ -152,7 +153,7 @@ def _source_cache(model, tokens: torch.Tensor, names: list[str]) -> dict[str, to
     return {n: cache[n] for n in names}
 
 
-def patch_sweep(model, pairs: Pairs, site: Site, direction: Direction = "noise",
+def patch_sweep(model, pairs: Pairs, site: Site, direction: Direction = "denoise",
                 progress: Callable[[float], None] | None = None) -> tuple[torch.Tensor, float]:
     """Real activation patching of every (layer, pos[, head]) of ``site``: (effect tensor, seconds).
 

@@ -22,14 +22,15 @@ def _pairs(model: str, task: str, n_prompts: int, seed: int):
     return atp.repeat_pairs(cfg["d_vocab"], 10, n_prompts, seed, vocab=zoo.repeat_vocab(model))
 
 
-def atp_end_head(answer: str, model: str, task: str = "ioi", n_prompts: int = 8, seed: int = 0) -> CheckResult:
-    """Which head, patched at the last position (corrupted into clean), changes the logit difference most?"""
+def atp_end_head(answer: str, model: str, task: str = "ioi", direction: str = "denoise", n_prompts: int = 8,
+                 seed: int = 0) -> CheckResult:
+    """Which head, patched at the last position, changes the logit difference most?"""
     from app.analysis import atp
 
     pairs = _pairs(model, task, n_prompts, seed)
     with zoo.use(model) as m:
-        est = atp.attribution(m, pairs, sites=["head"]).values["head"][:, -1]  # (L, H)
-        real, _ = atp.patch_sweep(m, pairs, "head")
+        est = atp.attribution(m, pairs, sites=["head"], direction=direction).values["head"][:, -1]  # (L, H)
+        real, _ = atp.patch_sweep(m, pairs, "head", direction=direction)
     real = real[:, -1]  # (L, H) at the last position
     n_layers, n_heads = real.shape
     want = divmod(int(real.abs().argmax()), n_heads)
@@ -48,14 +49,15 @@ def atp_end_head(answer: str, model: str, task: str = "ioi", n_prompts: int = 8,
                               f"{float(real[want]):+.2f}. Read the right-hand heatmap's last column.")
 
 
-def atp_worst_resid_layer(answer: str, model: str, task: str = "ioi", n_prompts: int = 8, seed: int = 0) -> CheckResult:
+def atp_worst_resid_layer(answer: str, model: str, task: str = "ioi", direction: str = "denoise", n_prompts: int = 8,
+                          seed: int = 0) -> CheckResult:
     """At which layer's residual stream (0 = the embedding) is the AtP estimate furthest from patching?"""
     from app.analysis import atp
 
     pairs = _pairs(model, task, n_prompts, seed)
     with zoo.use(model) as m:
-        est = atp.attribution(m, pairs, sites=["resid"]).values["resid"]  # (L, T)
-        real, _ = atp.patch_sweep(m, pairs, "resid")
+        est = atp.attribution(m, pairs, sites=["resid"], direction=direction).values["resid"]  # (L, T)
+        real, _ = atp.patch_sweep(m, pairs, "resid", direction=direction)
     err = (est - real).abs().amax(dim=1)  # (L,) the worst cell of each layer
     want = int(err.argmax())
     got = _layer_answer(answer, len(err) - 1)

@@ -6,7 +6,9 @@ the comparison follows its IOI demonstration (head outputs, clean prompt vs ABC-
 
 - ``atp_vs_ap_r``: Pearson r between the AtP estimate and real activation patching over every
   (layer, position, head) cell of head outputs (``hook_z``), on ``VIEW``: the page's default view
-  (template 0, ABBA, 8 pairs, seed 0, corrupted activations patched into the clean run).
+  (template 0, ABBA, 8 pairs, seed 0, clean activations patched into the corrupted run: the
+  "denoise" convention of TransformerLens' ``attribution_patch`` and ``patching``). The other
+  direction is reported by ``--spread`` and on the page, not hidden.
   ``tests/test_atp_model.py`` recomputes it. ``--spread`` also reports r on template 0 and the
   held-out templates in both orders and both directions (printed, and written to
   bench/results/atp.json by ``bench/atp.py``, not to metrics.json).
@@ -27,7 +29,7 @@ import time
 from app import zoo
 from app.analysis import atp
 
-VIEW = dict(task="ioi", n_prompts=8, seed=0, template=0, order="ABBA", direction="noise")
+VIEW = dict(task="ioi", n_prompts=8, seed=0, template=0, order="ABBA", direction="denoise")
 KEYS = ("atp_vs_ap_r", "atp_speedup")
 
 

@@ -46,8 +46,8 @@ class AtPParams(WidgetParams):
                                            "repeated random tokens vs a copy with one token changed.")
     site: Literal["head", "mlp", "resid"] = Field(default="head", description="Head outputs (layer, position, head), "
                                                   "MLP outputs or the residual stream (layer, position).")
-    direction: Literal["noise", "denoise"] = Field(default="noise", description="noise: corrupted activation into the "
-                                                   "clean run; denoise: clean activation into the corrupted run.")
+    direction: Literal["denoise", "noise"] = Field(default="denoise", description="denoise: clean activation into "
+                                                   "the corrupted run; noise: corrupted activation into the clean run.")
     n_prompts: int = Field(default=8, ge=1, le=16, description="Prompt pairs in the batch (the metric is their mean).")
     seed: int = Field(default=0, ge=0, le=1_000_000, description="Seed of the prompts.")
     template: int = Field(default=0, ge=0, description="IOI: the template (every prompt in the batch uses it).")

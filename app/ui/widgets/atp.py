@@ -34,7 +34,7 @@ def _controls(key: str) -> dict:
         st.session_state[state_key(key, "site")] = "head"
     site = c[1].radio("Site", sites, horizontal=True, key=state_key(key, "site"), format_func=SITE_LABELS.get)
     c = st.columns(3)
-    direction = c[0].radio("Patch", ["noise", "denoise"], key=state_key(key, "direction"),
+    direction = c[0].radio("Patch", ["denoise", "noise"], key=state_key(key, "direction"),
                            format_func=DIRECTION_LABELS.get)
     n_prompts = c[1].slider("Prompt pairs", 1, 16, key=state_key(key, "n_prompts"))
     seed_value = c[2].number_input("Seed", 0, 1_000_000, step=1, key=state_key(key, "seed"))
