@@ -2,6 +2,8 @@
 and URL round-trip, impossible combinations and tampered links give messages in place, and the
 exercises check answers."""
 
+import json
+
 import pytest
 
 from app import zoo
@@ -33,15 +35,21 @@ def test_page_renders_both_views_with_timing(page):
 
 
 def test_controls_and_url():
-    at = _page()
-    at.radio(key="atp_heads.direction").set_value("denoise").run()
+    at = _page()  # the residual-stream view: its sweep is the cheap one
+    at.radio(key="atp_resid.direction").set_value("noise").run()
     assert not at.exception and not at.error
-    assert at.query_params["atp_heads.direction"] == "denoise"
-    assert "clean activation patched into the corrupted run" in _texts(at)
-    at.slider(key="atp_heads.n_prompts").set_value(2).run()
-    assert not at.exception and not at.error and at.query_params["atp_heads.n_prompts"] == "2"
-    again = _page({"atp_heads.direction": "denoise", "atp_heads.n_prompts": "2"})
-    assert again.radio(key="atp_heads.direction").value == "denoise" and not again.error
+    assert at.query_params["atp_resid.direction"] == "noise"
+    assert "corrupted activation patched into the clean run" in _texts(at)
+    at.slider(key="atp_resid.n_prompts").set_value(2).run()
+    assert not at.exception and not at.error and at.query_params["atp_resid.n_prompts"] == "2"
+    again = _page({"atp_resid.direction": "noise", "atp_resid.n_prompts": "2"})
+    assert again.radio(key="atp_resid.direction").value == "noise" and not again.error
+    cells = again.selectbox(key="atp_resid-cell")
+    assert len(cells.options) > 1
+    cells.select_index(1).run()
+    assert not again.exception and not again.error
+    titles = [json.loads(c.proto.spec)["layout"].get("title", {}).get("text") for c in again.get("plotly_chart")]
+    assert again.selectbox(key="atp_resid-cell").options[1] in titles  # the path chart follows the pick
 
 
 def test_impossible_combination_is_a_message():

@@ -192,3 +192,14 @@ def test_concurrent_calls_match_serial():
     for a, b in zip(serial, threaded):
         assert torch.equal(a, b)
     assert no_hooks(zoo.load(name))
+
+
+def test_path_ends_at_patching_and_starts_with_the_atp_slope():
+    m, p = mlp_model(2), pairs()
+    est = atp.attribution(m, p).values["head"]
+    real, _ = atp.patch_sweep(m, p, "head")
+    alphas, curve = atp.path(m, p, "head", 0, 5, 1, steps=201)
+    assert curve[0] == 0.0 and curve[-1] == pytest.approx(real[0, 5, 1].item(), abs=1e-4)
+    slope = (curve[1] - curve[0]) / (alphas[1] - alphas[0])  # finite difference at alpha = 0
+    assert slope == pytest.approx(est[0, 5, 1].item(), abs=2e-2 * max(1.0, abs(slope)))
+    assert no_hooks(m)

@@ -181,6 +181,34 @@ def patch_sweep(model, pairs: Pairs, site: Site, direction: Direction = "denoise
     return torch.stack(rows), time.perf_counter() - start  # (L, T, H) or (L, T)
 
 
+def path(model, pairs: Pairs, site: Site, layer: int, pos: int, head: int | None = None,
+         direction: Direction = "denoise", steps: int = 11) -> tuple[list[float], list[float]]:
+    """The metric along the straight line from one cell's base activation to its source value.
+
+    Returns (alphas, metric - metric(base)) for ``a_base + alpha (a_source - a_base)``, alpha in [0, 1].
+    AtP is the slope of this curve at alpha = 0 (its tangent reaches the estimate at alpha = 1);
+    real patching is its value at alpha = 1. A straight curve means AtP is exact for this cell.
+    """
+    _check_sites(model, [site])
+    base, source = _base_source(pairs, direction)
+    name = HOOKS[site].format(layer)
+    src = _source_cache(model, source, [name])[name]
+    metric = _metric(pairs.answers)
+    alphas = torch.linspace(0, 1, steps).tolist()
+    out = []
+    with torch.no_grad():
+        for alpha in alphas:
+            def mix(act, hook, alpha=alpha):  # act: (B, T, H, d_head) or (B, T, d_model)
+                act = act.clone()
+                cell = (slice(None), pos) if head is None else (slice(None), pos, head)
+                act[cell] = act[cell] + alpha * (src[cell] - act[cell])
+                return act
+
+            with model.hooks(fwd_hooks=[(name, mix)]):
+                out.append(float(metric(model(base))))
+    return alphas, [v - out[0] for v in out]
+
+
 def correlation(a: torch.Tensor, b: torch.Tensor) -> float:
     """Pearson r between two same-shaped tensors (nan if either is constant)."""
     x, y = a.flatten().double(), b.flatten().double()

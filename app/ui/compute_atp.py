@@ -55,3 +55,15 @@ def compare(model_name: str, task: str, site: str, direction: str, n_prompts: in
             "actual": real.tolist(), "miss": miss.tolist(), "r": atp.correlation(estimate, real),
             "atp_ms": est.seconds * 1000, "patch_ms": seconds * 1000, "forwards": real.numel() + 2,
             "clean": est.clean_metric, "corrupt": est.corrupt_metric}
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def path(model_name: str, task: str, site: str, direction: str, n_prompts: int, seed: int, template: int,
+         order: str, half_len: int, row: int, pos: int) -> dict:
+    """The metric along the line from one cell's base activation to its source value, and the AtP tangent."""
+    pairs = pairs_for(model_name, task, n_prompts, seed, template, order, half_len)
+    n_heads = zoo.config(model_name)["n_heads"]
+    layer, head = divmod(row, n_heads) if site == "head" else (row, None)
+    with zoo.use(model_name) as model:
+        alphas, curve = atp.path(model, pairs, site, layer, pos, head, direction)
+    return {"alphas": alphas, "curve": curve}

@@ -128,11 +128,36 @@ def atp_compare_ui(key: str, defaults: AtPParams) -> None:
                f"share the colour scale. Circled: the {n_miss} cell(s) where AtP is off by more than 20% of the "
                "largest real effect.")
     st.plotly_chart(_scatter(r), width="stretch", key=f"{key}-scatter")
+    cells = sorted(((abs(e - a), i, j, e, a) for i, (er, ar) in enumerate(zip(r["estimate"], r["actual"]))
+                    for j, (e, a) in enumerate(zip(er, ar))), reverse=True)
     if n_miss:
-        rows = sorted(((abs(e - a), name, pos, e, a) for name, er, ar, mr in
-                       zip(r["rows"], r["estimate"], r["actual"], r["miss"])
-                       for pos, e, a, mm in zip(r["positions"], er, ar, mr) if mm), reverse=True)[:8]
         st.markdown("**Where the linear estimate fails** (largest misses):")
-        st.dataframe([{"component": name, "position": pos, "AtP": round(e, 3), "patching": round(a, 3)}
-                      for _, name, pos, e, a in rows], hide_index=True)
+        st.dataframe([{"component": r["rows"][i], "position": r["positions"][j], "AtP": round(e, 3),
+                       "patching": round(a, 3)} for _, i, j, e, a in cells[:min(n_miss, 8)]], hide_index=True)
+    _path_view(key, params, r, cells[:12])
     show_code(params)
+
+
+def _path_view(key: str, params: AtPParams, r: dict, cells: list) -> None:
+    """The metric along the straight line from one cell's base activation to its patched value, and the AtP tangent."""
+    options = [(i, j) for _, i, j, _, _ in cells]
+    pick = st.selectbox("Look along the patch (the cells AtP misses most first)", options, key=f"{key}-cell",
+                        format_func=lambda c: f"{r['rows'][c[0]]} at {r['positions'][c[1]]}")
+    if pick is None:
+        return
+    i, j = pick
+    p = _compute(ca.path, params.model, params.task, params.site, params.direction, params.n_prompts, params.seed,
+                 params.template, params.order, params.half_len, i, j)
+    if p is None:
+        return
+    est = r["estimate"][i][j]
+    fig = go.Figure()
+    fig.add_scatter(x=p["alphas"], y=p["curve"], mode="lines+markers", name="real: patch a fraction α of the way")
+    fig.add_scatter(x=[0, 1], y=[0, est], mode="lines", name="AtP: the tangent at α = 0",
+                    line=dict(dash="dash", color=MISS_COLOUR))
+    fig.update_layout(title=f"{r['rows'][i]} at {r['positions'][j]}", height=320, margin=MARGIN,
+                      xaxis_title="α (0 = unpatched, 1 = fully patched)", yaxis_title="change in logit difference",
+                      legend=dict(orientation="h", y=-0.3))
+    st.plotly_chart(fig, width="stretch", key=f"{key}-path")
+    st.caption("AtP extrapolates the slope at the unpatched point; patching reads the curve's end. A straight "
+               "curve means the estimate is exact; a bend (a softmax moving, a LayerNorm rescaling) is the miss.")
