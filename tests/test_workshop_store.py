@@ -59,6 +59,19 @@ def test_schema_matches_models_and_migrations_are_idempotent(store):
     assert migrate.current(store.engine) == "0001"
 
 
+def test_replicas_starting_together_migrate_once(url):
+    stores: list[Workshop] = []
+    errors = _run_threads(6, lambda _i: stores.append(Workshop(url)))  # six app processes booting at once
+    try:
+        assert not errors, errors[:2]
+        assert {migrate.current(w.engine) for w in stores} == {"0001"}
+        made = stores[0].create_class("Shared")
+        assert stores[-1].teacher(made.class_id, made.teacher_token).join_code == made.join_code
+    finally:
+        for w in stores:
+            w.dispose()
+
+
 def test_35_concurrent_students_lose_no_attempt(url, store):
     cls = store.create_class("Concurrency")
     other = Workshop(url)  # a second engine, like a second replica on the same database
