@@ -147,7 +147,8 @@ def test_banner_on_a_walkthrough_page_and_exercise_recorded(monkeypatch):
 
 
 def test_not_joined_walkthrough_page_has_no_banner_and_records_nothing(data_dir):
-    at = open_page("walkthroughs/privileged_basis.py", timeout=180)
+    at = open_page("walkthroughs/privileged_basis.py", {"ws": "<b>garbage</b>"}, timeout=180)
+    assert "link is not valid" in _texts(at) and "ws" not in at.query_params  # a tampered link: notice, no crash
     assert not [i for i in at.info if "Your teacher" in i.value]
     at.text_input(key="measuring.ex0.answer").input("3")
     at.button(key="measuring.ex0.check").click().run()
