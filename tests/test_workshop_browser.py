@@ -54,6 +54,8 @@ def test_teacher_and_student_in_two_contexts(ws_server, browser):  # noqa: F811
     student.get_by_role("button", name="Join").click()
     expect(student.get_by_text("You are in").first).to_be_visible(timeout=30_000)
     ws = parse_qs(urlsplit(student.url).query)["ws"][0]
+    _assert_clean(student)
+    _shoot(student, "workshop-student.png")
 
     # the student opens a walkthrough from a bookmark-like URL (a reload keeps the class) and answers
     student.goto(f"{ws_server}/privileged_basis?ws={ws}", wait_until="networkidle")

@@ -220,3 +220,15 @@ def test_rate_limit_holds_under_concurrent_guessing(url):
         assert outcomes.count("checked") == 7 and outcomes.count("refused") == 13, outcomes
     finally:
         w.dispose()
+
+
+def test_class_creation_is_rate_limited_per_client(url):
+    w = Workshop(url, limits=RateLimit(creates_per_client=2))
+    try:
+        w.create_class("one", client="192.0.2.10")
+        w.create_class("two", client="192.0.2.10")
+        with pytest.raises(RateLimited, match="Too many new classes"):
+            w.create_class("three", client="192.0.2.10")
+        assert w.create_class("elsewhere", client="192.0.2.11").name == "elsewhere"
+    finally:
+        w.dispose()

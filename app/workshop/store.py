@@ -135,6 +135,7 @@ class Workshop:
             if n >= self.limits.creates_per_client:
                 raise RateLimited("Too many new classes from this address; try again later.",
                                   oldest + self.limits.window_s - now)
+            conn.execute(join_log.delete().where(join_log.c.at < now - self.limits.window_s))  # keep the log short
             conn.execute(join_log.insert().values(kind="create", client=key, at=now))
             for _ in range(20):  # a clash among 8.5e11 codes is rare; retry inside a savepoint
                 code = codes.new_code()
