@@ -100,9 +100,11 @@ def exercise_checked(key: str, answer: str, correct: bool) -> None:
 
 
 # --- student ---------------------------------------------------------------------------------------------------
-def _banner(view) -> None:
+def _banner(view, note_when_idle: bool = True) -> None:
     target = links.resolve(view.follow)
     if target is None:
+        if not note_when_idle:
+            return
         st.caption(f"Workshop: {md_escape(view.class_name)}, as {md_escape(view.name)}. "
                    "Your exercise answers go to your teacher.")
         return
@@ -154,7 +156,7 @@ def _student_ui(me: dict) -> None:
         st.warning(str(err), icon=":material/link_off:")
         return
     st.markdown(f"You are in **{md_escape(view.class_name)}** as **{md_escape(view.name)}**.")
-    _banner(view)
+    _banner(view, note_when_idle=False)
     st.markdown("Open the walkthroughs from the sidebar. When you press **Check** on an exercise, your answer, "
                 "the hints you opened and the time you took go to your teacher's dashboard. Bookmark this page's "
                 "address to come back to the class after closing the tab.")
