@@ -36,10 +36,18 @@ postgresql:
 	  (apt-get install -y -q --no-install-recommends postgresql >/dev/null 2>&1 || \
 	   (apt-get update -q >/dev/null && apt-get install -y -q --no-install-recommends postgresql >/dev/null)); } || true
 
+# The deployment test runs 2 replicas behind Debian's nginx on loopback (tests/test_deploy.py); install it when we
+# can (root + apt), else that test is skipped locally (CI sets REQUIRE_BROWSER=1 so a missing nginx fails there).
+.PHONY: nginx
+nginx:
+	@test -x /usr/sbin/nginx || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
+	  (apt-get install -y -q --no-install-recommends nginx >/dev/null 2>&1 || \
+	   (apt-get update -q >/dev/null && apt-get install -y -q --no-install-recommends nginx >/dev/null)); } || true
+
 check: $(VENV)/.dev-installed
 	$(BIN)/python -m app.content check
 
-test: $(VENV)/.dev-installed chromium postgresql check
+test: $(VENV)/.dev-installed chromium postgresql nginx check
 	$(BIN)/python -m pytest -q
 
 bench: $(VENV)/.dev-installed

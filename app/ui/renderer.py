@@ -6,12 +6,14 @@ import streamlit as st
 
 from app import widgets, zoo
 from app.content import ContentErrors, Walkthrough, load_walkthrough, walkthrough_path
+from app.ui import faults
 from app.ui.exercise import exercise_ui
 from app.ui.widgets import UI
 
 
 def render_page(wid: str) -> None:
     """Load content/<wid>.yaml and render it; broken content becomes a message, not a dead page."""
+    faults.raise_if_forced(wid)  # test-only (INTERP_FORCE_ERROR, read at start-up): no traceback reaches a visitor
     try:
         wt = load_walkthrough(walkthrough_path(wid))
     except ContentErrors as err:
