@@ -203,3 +203,13 @@ def test_path_ends_at_patching_and_starts_with_the_atp_slope():
     slope = (curve[1] - curve[0]) / (alphas[1] - alphas[0])  # finite difference at alpha = 0
     assert slope == pytest.approx(est[0, 5, 1].item(), abs=2e-2 * max(1.0, abs(slope)))
     assert no_hooks(m)
+
+
+@pytest.mark.parametrize("site", ["head", "mlp", "resid"])
+def test_one_site_alone_gives_the_same_estimate(site):
+    """Asking for one site must not change it (with hook_z alone TL's helper used to get no gradient at all)."""
+    m, p = mlp_model(), pairs()
+    alone = atp.attribution(m, p, sites=[site]).values
+    assert list(alone) == [site]
+    torch.testing.assert_close(alone[site], atp.attribution(m, p).values[site])
+    assert alone[site].abs().max() > 0

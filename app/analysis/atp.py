@@ -50,6 +50,7 @@ Direction = Literal["noise", "denoise"]
 SITES: tuple[Site, ...] = ("head", "mlp", "resid")
 HOOKS = {"head": "blocks.{}.attn.hook_z", "mlp": "blocks.{}.hook_mlp_out", "resid": "blocks.{}.hook_resid_pre"}
 _ACT = {"head": "z", "mlp": "mlp_out", "resid": "resid_pre"}  # transformer_lens.utils.get_act_name names
+ANCHOR = "blocks.0.hook_resid_pre"
 _SETTER = {"head": patching.layer_pos_head_vector_patch_setter, "mlp": patching.layer_pos_patch_setter,
            "resid": patching.layer_pos_patch_setter}
 
@@ -126,6 +127,10 @@ def attribution(model, pairs: Pairs, sites=None, direction: Direction = "denoise
     base, source = _base_source(pairs, direction)
     L = model.cfg.n_layers
     names = [HOOKS[s].format(l) for s in sites for l in range(L)]
+    # TransformerLens' helper drives the backward with torch.autograd.grad(metric, cached tensors); hook_z is a
+    # reshaped view the forward never consumes, so with only hook_z points the backward is pruned and no
+    # gradient arrives (all None, measured). An on-path point upstream of everything keeps the backward whole.
+    names = list(dict.fromkeys([ANCHOR, *names]))
     metric = _metric(pairs.answers)
     start = time.perf_counter()
     with torch.enable_grad(), model.hooks(fwd_hooks=[("hook_embed", _grad_on), ("hook_pos_embed", _grad_on)]):
