@@ -150,3 +150,21 @@ def test_every_word_of_the_held_out_templates_is_trained(tok):
                      for t in tok.encode(text).tokens}
         for p in ioi.prompts(100, "test", seed=0, gaps=True, prefix=True):
             assert set(tok.encode(p.text).tokens) <= seen, set(tok.encode(p.text).tokens) - seen
+
+
+def test_metrics_writer_merges_and_card_shows_foreign_keys(tmp_path):
+    (tmp_path / "metrics.json").write_text('{"atp_vs_ap_r": 0.97, "atp_speedup": 80.0, "logit_diff": -1}')
+    m = recipe_mod.write_metrics(tmp_path, {"logit_diff": 2.5})
+    assert m == {"atp_vs_ap_r": 0.97, "atp_speedup": 80.0, "logit_diff": 2.5}
+    assert recipe_mod.write_metrics(tmp_path, {}) == m  # read back from disk
+
+
+def test_distractor_prompts_name_a_third_person_after_s2(tok):
+    for p in ioi.prompts(50, "test", seed=4, gaps=True, distractors=1.0):
+        ids = ioi.encode(tok, p.text)
+        pos = ioi.name_positions(tok, p)
+        other = ids.index(tok.token_to_id(p.other))
+        assert p.other not in (p.io, p.s) and pos["S2"] < other < pos["END"]  # the last name is not the subject
+        assert p.other not in ioi.corrupt(p, "abc").slots
+        assert len(ioi.encode(tok, ioi.corrupt(p, "abc").text)) == len(ids)
+    assert not any(p.other for p in ioi.prompts(50, "test", seed=4, gaps=True))

@@ -238,7 +238,7 @@ def ablate_heads(model, batch: Batch, heads: list[tuple[int, int]], reference: t
 @torch.no_grad()
 def detector_scores(model, tok, half_len: int = 12, n: int = 16, seed: int = 0) -> dict[str, torch.Tensor]:
     """Previous-token, induction and duplicate-token scores (L, H) on random word sequences repeated twice."""
-    vocab = ioi.name_ids(tok, ioi.NAMES + ioi.words())
+    vocab = list(range(len(ioi.SPECIAL_TOKENS), tok.get_vocab_size()))  # every word of the model's tokenizer
     toks = head_scores_mod.repeated_tokens(0, half_len, n, seed, bos=tok.token_to_id(ioi.BOS), vocab=vocab)
     sc = head_scores_mod.head_scores(model, toks, half_len)
     names = [f"blocks.{l}.attn.hook_pattern" for l in range(model.cfg.n_layers)]

@@ -13,6 +13,7 @@ from typing import Callable
 from app import zoo
 from app.exercises import basis, circuits, facts, grokking, othello, reversal, superposition
 from app.exercises import atp
+from app.exercises import ioi
 from app.exercises.common import CheckResult, parse_head
 from app.exercises.basis import outlier_dimension
 from app.exercises.grokking import grok_step, key_frequency_count, largest_embed_frequency
@@ -23,6 +24,7 @@ __all__ = ["CHECKS", "CheckResult", "parse_head", "run_check", "validate_args", 
 CHECKS: dict[str, Callable[..., CheckResult]] = {}
 for _module in (othello, circuits, grokking, basis, superposition, reversal, facts, atp):
     CHECKS.update(_module.CHECKS)
+CHECKS.update(ioi.CHECKS)
 
 
 def validate_args(fn: str, args: dict) -> str | None:

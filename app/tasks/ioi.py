@@ -82,6 +82,9 @@ SPLITS = ("train", "test", "heldout_templates", "heldout_pairs")
 GAPS = [", after a long day at the {place},", ", who was tired,", ", after lunch,", ", smiling,",
         ", after thinking about it for a while,", ", as always,", ", without a word,",
         ", after a walk to the {place} and back,", ", feeling happy,", ", later that day,"]
+# Gaps that name a third person after S2: the last name before END is then NOT the subject.
+NAMED_GAPS = [", after talking to {c},", ", who had met {c} at the {place},", ", standing next to {c},",
+              ", with {c} watching,"]
 ADJS = ["warm", "cold", "quiet", "busy", "small", "big", "old", "new", "happy", "long", "short", "bright"]
 NOUNS = ["day", "morning", "evening", "town", "road", "room", "week", "night", "city", "window", "door", "cat"]
 FILLER = [
@@ -92,6 +95,7 @@ FILLER = [
     "Yesterday the {n} was {j}.", "While the {place} was {j}, nobody arrived.", "People walked to the {place}.",
     "Someone showed a {obj} and passed it on.", "Everyone was working at the {place}.",
     "The {n}{gap} was {j}.",  # the gap phrases' words, without names
+    "Someone was standing next to the {obj} with a friend, talking and watching.",  # the named gaps' words, without names
 ]
 # Story sentences: {x}, {y} are members of the story's cast.
 STORY = [
@@ -116,7 +120,8 @@ class IOIPrompt:
     place: str
     obj: str
     prefix: str = ""  # name-free text before the prompt (training variety)
-    gap: str = ""  # name-free span after S2
+    gap: str = ""  # span after S2 (name-free, or naming ``other``)
+    other: str = ""  # a third name inside the gap (distractor prompts), else ""
     names: tuple[str, str, str] | None = None  # override of the three name slots (corruptions)
 
     @property
@@ -130,7 +135,7 @@ class IOIPrompt:
     def text(self) -> str:
         a, b, s = self.slots
         body = TEMPLATES[self.template].format(a=a, b=b, s=s, place=self.place, obj=self.obj,
-                                               gap=self.gap.format(place=self.place))
+                                               gap=self.gap.format(place=self.place, c=self.other))
         return f"{self.prefix} {body}".strip()
 
     @property
@@ -157,12 +162,13 @@ def _templates_and_pairs(split: str) -> tuple[list[int], list[tuple[str, str]]]:
 
 
 def prompts(n: int, split: str = "test", seed: int = 0, gaps: bool = False, prefix: bool = False,
-            templates: list[int] | None = None) -> list[IOIPrompt]:
+            templates: list[int] | None = None, distractors: float = 0.0) -> list[IOIPrompt]:
     """``n`` seeded prompts of one split, half ABBA and half BABA (alternating).
 
     ``test``: held-out templates AND held-out name pairs; ``heldout_templates`` / ``heldout_pairs``:
     one of the two held out; ``train``: neither. ``gaps`` / ``prefix`` add name-free spans (training
-    variety). ``templates`` restricts the template ids (within the split's templates).
+    variety). ``templates`` restricts the template ids (within the split's templates). ``distractors``:
+    the share of prompts whose gap names a third person after S2 (so the last name is not the subject).
     """
     tpls, name_pairs = _templates_and_pairs(split)
     if templates is not None:
@@ -173,9 +179,13 @@ def prompts(n: int, split: str = "test", seed: int = 0, gaps: bool = False, pref
         a, b = name_pairs[rng.integers(len(name_pairs))]
         io, s = (a, b) if rng.random() < 0.5 else (b, a)
         gap = GAPS[rng.integers(len(GAPS))] if gaps and rng.random() < 0.7 else ""
+        other = ""
+        if distractors and rng.random() < distractors:
+            gap = NAMED_GAPS[rng.integers(len(NAMED_GAPS))]
+            other = str(rng.choice([x for x in NAMES if x not in (io, s)]))
         pre = " ".join(filler_sentence(rng) for _ in range(rng.integers(0, 4))) if prefix else ""
         out.append(IOIPrompt(io=io, s=s, template=int(tpls[rng.integers(len(tpls))]), order=ORDERS[i % 2],
-                             place=str(rng.choice(PLACES)), obj=str(rng.choice(OBJECTS)), prefix=pre, gap=gap))
+                             place=str(rng.choice(PLACES)), obj=str(rng.choice(OBJECTS)), prefix=pre, gap=gap, other=other))
     return out
 
 
@@ -204,7 +214,7 @@ def corrupt(prompt: IOIPrompt, kind: str = "abc", seed: int = 0) -> IOIPrompt:
     if kind != "abc":
         raise ValueError(f"unknown corruption {kind!r}; use 'abc' or 'swap'")
     rng = np.random.default_rng([seed, int(hashlib.sha256(prompt.text.encode()).hexdigest()[:8], 16)])
-    pool = [n for n in NAMES if n not in (prompt.io, prompt.s)]
+    pool = [n for n in NAMES if n not in (prompt.io, prompt.s, prompt.other)]
     a, b, c = (str(x) for x in rng.choice(pool, size=3, replace=False))
     out = replace(prompt, names=(a, b, c))
     tok = _default_tokenizer()
@@ -241,7 +251,7 @@ def story(rng: np.random.Generator, n_sentences: int, cast_size: int = 2, names:
 
 def words() -> list[str]:
     """Every word and mark the templates, gaps, filler and stories use (names excluded), sorted."""
-    text = " ".join(TEMPLATES + GAPS + FILLER + STORY + ADJS + NOUNS + PLACES + OBJECTS)
+    text = " ".join(TEMPLATES + GAPS + NAMED_GAPS + FILLER + STORY + ADJS + NOUNS + PLACES + OBJECTS)
     toks = set(re.findall(_SPLIT, re.sub(r"\{\w+\}", " ", text)))
     return sorted(toks - set(NAMES))
 

@@ -55,6 +55,7 @@ class IOIRecipe:
     weight_decay: float = 0.01
     warmup: int = 200
     ioi_fraction: float = 0.4  # share of each batch that is an IOI document
+    distractor_fraction: float = 0.3  # share of IOI prompts naming a third person after S2 (circuit data)
     repeat_fraction: float = 0.3  # share that is a random span repeated twice (circuit data only)
     answer_weight: float = 1.0  # weight of the extra loss term on the IO token
     seed: int = 0
@@ -79,7 +80,8 @@ def documents(recipe: IOIRecipe, rng: np.random.Generator, n: int) -> list[tuple
     naive = recipe.data == "naive"
     kinds = rng.random(n)
     n_ioi = int((kinds < recipe.ioi_fraction).sum())
-    ioi_prompts = iter(ioi.prompts(n_ioi, "train", seed=int(rng.integers(2**31)), gaps=not naive, prefix=not naive))
+    ioi_prompts = iter(ioi.prompts(n_ioi, "train", seed=int(rng.integers(2**31)), gaps=not naive, prefix=not naive,
+                                   distractors=0.0 if naive else recipe.distractor_fraction))
     words = ioi.NAMES + ioi.words()
     docs = []
     for u in kinds:
@@ -199,12 +201,20 @@ def remeasure(out: Path) -> dict:
     model = zoo.build(json.loads((out / "config.json").read_text()), zoo.hf_tokenizer(tok))
     model.load_state_dict({k: v.float() for k, v in load_file(out / "model.safetensors").items()}, strict=True)
     model.eval()
+    new = measure(model, tok)
+    new["training"] = {k: training[k] for k in ("seconds", "device", "threads", "python")}
+    new["training"]["steps"] = recipe.steps
+    metrics = write_metrics(out, new)
+    (out / "card.md").write_text(card(recipe, metrics))
+    return metrics
+
+
+def write_metrics(out: Path, new: dict) -> dict:
+    """Merge ``new`` into ``out/metrics.json``: keys another script wrote (e.g. ``FOREIGN_KEYS``) are kept."""
     path = out / "metrics.json"
     metrics = json.loads(path.read_text()) if path.is_file() else {}
-    metrics.update(measure(model, tok))
-    metrics["training"] = {k: training[k] for k in ("seconds", "device", "threads", "python")}
+    metrics.update(new)
     path.write_text(json.dumps(metrics, indent=1) + "\n")
-    (out / "card.md").write_text(card(recipe, metrics))
     return metrics
 
 
@@ -216,6 +226,7 @@ def measure(model, tok) -> dict:
     ev = {split: {k: round(v, 4) if isinstance(v, float) else v for k, v in A.evaluate(model, tok, ioi.prompts(
         300, split, seed=1)).items()} for split in ioi.SPLITS}
     varied = A.evaluate(model, tok, ioi.prompts(300, "test", seed=2, gaps=True, prefix=True))
+    distract = A.evaluate(model, tok, ioi.prompts(300, "test", seed=3, gaps=True, distractors=1.0))
     dla = A.mean_over_layouts(lambda m, b: A.dla(m, b).heads, model, tok, LAYOUTS)  # (L, H)
     attn = A.mean_over_layouts(A.attention_to_roles, model, tok, LAYOUTS)
 
@@ -225,15 +236,22 @@ def measure(model, tok) -> dict:
     patch_z = A.mean_over_layouts(patch_heads, model, tok, LAYOUTS)  # (L, H)
     det = A.detector_scores(model, tok)
     ld = ev["test"]["logit_diff"]
-    to_s = torch.maximum(attn["END->S1"], attn["END->S2"])
-    movers = [h for h in A.top_heads(dla, 0.1 * ld, k=4) if _at(attn["END->IO"], h) > 0.25]
-    negative = [h for h in A.top_heads(dla, 0.1 * ld, k=3, sign=-1.0) if _at(attn["END->IO"], h) > 0.2]
-    s_inhib = [h for h in A.top_heads(-patch_z, 0.1, k=8) if h not in movers + negative
-               and _at(to_s, h) > 0.25 and abs(_at(dla, h)) < 0.1 * ld][:4]
+    io, s2 = attn["END->IO"], attn["END->S2"]
+    # name mover: pushes IO over S directly and attends END -> IO (paper section 3.1);
+    # negative name mover: attends END -> IO and pushes the other way;
+    # S-suppressor (not a class of the paper): pushes IO over S directly by attending END -> S2 and
+    #   writing *against* the name it reads (copy suppression of S);
+    # S-inhibition: attends END -> S2, little direct effect, patching its output from ABC costs logit difference.
+    movers = [h for h in A.top_heads(dla, 0.1 * ld, k=4) if _at(io, h) > 0.25 and _at(io, h) > _at(s2, h)]
+    negative = [h for h in A.top_heads(dla, 0.1 * ld, k=3, sign=-1.0) if _at(io, h) > 0.2]
+    suppress = [h for h in A.top_heads(dla, 0.1 * ld, k=4) if _at(s2, h) > 0.25 and _at(s2, h) > _at(io, h)]
+    s_inhib = [h for h in A.top_heads(-patch_z, 0.1, k=8) if h not in movers + negative + suppress
+               and _at(s2, h) > 0.25 and _at(s2, h) > _at(io, h) and abs(_at(dla, h)) < 0.1 * ld][:4]
     classes = {"name mover": movers, "negative name mover": negative, "S-inhibition": s_inhib,
-               **{k: A.top_heads(v, 0.3, k=4) for k, v in det.items()}}
+               "S-suppressor": suppress, **{k: A.top_heads(v, 0.3, k=4) for k, v in det.items()}}
     ablation = {}
-    for label, hs in (("name movers", movers), ("S-inhibition", s_inhib), ("name movers + S-inhibition", movers + s_inhib)):
+    for label, hs in (("name movers", movers), ("S-inhibition", s_inhib), ("S-suppressors", suppress),
+                      ("all of these", movers + s_inhib + suppress)):
         if hs:
             pairs = [tuple(int(x) for x in h.split(".")) for h in hs]
             ablation[label] = round(float(np.mean([A.ablate_heads(model, b, pairs, A.corrupted(tok, b, "abc"))
@@ -241,6 +259,7 @@ def measure(model, tok) -> dict:
     return {
         "logit_diff": ev["test"]["logit_diff"], "ioi_accuracy": ev["test"]["accuracy"], "ioi_top1": ev["test"]["top1"],
         "by_split": ev, "varied_spans": {k: round(v, 4) if isinstance(v, float) else v for k, v in varied.items()},
+        "distractor_after_s2": {k: round(v, 4) if isinstance(v, float) else v for k, v in distract.items()},
         "name_mover_heads": movers, "head_classes": classes, "ablation_logit_diff": ablation,
         "dla_heads": r(dla), "patch_head_out_abc": r(patch_z), "attention": {k: r(v) for k, v in attn.items()},
         "detectors": {k: r(v) for k, v in det.items()},
@@ -289,12 +308,18 @@ held-out templates only {ev["heldout_templates"]["logit_diff"]:.2f}, held-out pa
 {ev["heldout_pairs"]["logit_diff"]:.2f}.
 - With name-free filler before the prompt and spans after S2 (S2 moved relative to the end): logit difference \
 {m["varied_spans"]["logit_diff"]:.2f}, accuracy {pct(m["varied_spans"]["accuracy"])}.
+- With a third name between S2 and END ("John, after talking to Kate, gave a ring to": the last name is not the \
+subject): logit difference {m["distractor_after_s2"]["logit_diff"]:.2f}, accuracy {pct(m["distractor_after_s2"]["accuracy"])}.
 - Mean-ablating heads at END (their mean over the ABC twins), logit difference after: {abl}.
 
 ## Head classes (our methods follow the paper; thresholds in `app/training/ioi.py`)
 | class | this model | GPT-2 small (Wang et al. 2022) |
 |---|---|---|
 {cls}
+
+S-suppressor is not a class of the paper: a head that attends from END to S2 and writes *against* the
+name it reads, so it raises IO - S without ever looking at the IO. Ablation numbers above replace the
+heads' output at END by its mean over the ABC prompts (paper section 4).
 {atp}
 Every number is in `metrics.json`; the training curve in `training.json`.
 """

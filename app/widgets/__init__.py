@@ -24,6 +24,7 @@ from app.widgets.grokking import (
     LogitFourierParams,
     PeriodicParams,
 )
+from app.widgets.ioi import IOICompareParams, IOIDLAParams, IOIHeadsParams, IOIPatchParams, IOIPromptParams
 from app.widgets.induction import AblationParams, InductionTextParams, PhaseChangeParams, RepeatedTokensParams
 from app.widgets.othello import (
     BoardParams,
@@ -68,6 +69,11 @@ REGISTRY: dict[str, type[WidgetParams]] = {
     "fact_probes": FactProbeParams,
     "fact_layers": FactLayersParams,
     "atp_compare": AtPParams,
+    "ioi_prompt": IOIPromptParams,
+    "ioi_dla": IOIDLAParams,
+    "ioi_patching": IOIPatchParams,
+    "ioi_heads": IOIHeadsParams,
+    "ioi_compare": IOICompareParams,
 }
 
 __all__ = ["MAX_TEXT_CHARS", "REGISTRY", "WidgetParams", *(cls.__name__ for cls in REGISTRY.values())]

@@ -5,6 +5,7 @@ from app.ui.widgets import superposition
 from app.ui.widgets import reversal
 from app.ui.widgets import facts
 from app.ui.widgets import atp
+from app.ui.widgets import ioi
 
 UI = {
     "othello_board": othello.othello_board_ui,
@@ -39,4 +40,9 @@ UI = {
     "fact_probes": facts.fact_probes_ui,
     "fact_layers": facts.fact_layers_ui,
     "atp_compare": atp.atp_compare_ui,
+    "ioi_prompt": ioi.ioi_prompt_ui,
+    "ioi_dla": ioi.ioi_dla_ui,
+    "ioi_patching": ioi.ioi_patching_ui,
+    "ioi_heads": ioi.ioi_heads_ui,
+    "ioi_compare": ioi.ioi_compare_ui,
 }

@@ -163,7 +163,7 @@ def ioi_heads_ui(key: str, defaults: IOIHeadsParams) -> None:
         return
     m = zoo.metrics(params.model)
     rows = [{"class": c, f"{params.model}": ", ".join(m["head_classes"].get(c, [])) or "none found",
-             "GPT-2 small (Wang et al. 2022)": ", ".join(PAPER_HEADS.get(c, []))}
+             "GPT-2 small (Wang et al. 2022)": ", ".join(PAPER_HEADS.get(c, [])) or "not a class of the paper"}
             for c in [*PAPER_HEADS, *[c for c in m["head_classes"] if c not in PAPER_HEADS]]]
     st.dataframe(pd.DataFrame(rows), hide_index=True)
     abl = m.get("ablation_logit_diff", {})
