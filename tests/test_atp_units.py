@@ -213,3 +213,10 @@ def test_one_site_alone_gives_the_same_estimate(site):
     assert list(alone) == [site]
     torch.testing.assert_close(alone[site], atp.attribution(m, p).values[site])
     assert alone[site].abs().max() > 0
+
+
+def test_sweep_of_chosen_positions_matches_the_full_sweep():
+    m, p = mlp_model(), pairs()
+    full, _ = atp.patch_sweep(m, p, "head")
+    part, _ = atp.patch_sweep(m, p, "head", positions=[-1, 3])
+    torch.testing.assert_close(part, full[:, [9, 3]])

@@ -159,16 +159,20 @@ def _source_cache(model, tokens: torch.Tensor, names: list[str]) -> dict[str, to
 
 
 def patch_sweep(model, pairs: Pairs, site: Site, direction: Direction = "denoise",
-                progress: Callable[[float], None] | None = None) -> tuple[torch.Tensor, float]:
+                progress: Callable[[float], None] | None = None,
+                positions: list[int] | None = None) -> tuple[torch.Tensor, float]:
     """Real activation patching of every (layer, pos[, head]) of ``site``: (effect tensor, seconds).
 
     The effect is ``metric(base with one activation from source) - metric(base)``, one forward per
     cell (``transformer_lens.patching.generic_activation_patch``), run one layer at a time so
-    ``progress(fraction)`` can move a bar. Same shape as the AtP estimate of the site.
+    ``progress(fraction)`` can move a bar. Same shape as the AtP estimate of the site, or only the
+    given ``positions`` (in that order) along the position axis.
     """
     _check_sites(model, [site])
     base, source = _base_source(pairs, direction)
-    L, T, H = model.cfg.n_layers, base.shape[1], model.cfg.n_heads
+    L, H = model.cfg.n_layers, model.cfg.n_heads
+    positions = list(range(base.shape[1])) if positions is None else [p % base.shape[1] for p in positions]
+    T = len(positions)
     metric = _metric(pairs.answers)
     start = time.perf_counter()
     cache = _source_cache(model, source, [HOOKS[site].format(l) for l in range(L)])
@@ -176,8 +180,8 @@ def patch_sweep(model, pairs: Pairs, site: Site, direction: Direction = "denoise
         base_metric = metric(model(base))
         rows = []
         for l in range(L):
-            idx = ({"layer": l, "pos": p, "head_index": h} for p in range(T) for h in range(H)) if site == "head" \
-                else ({"layer": l, "pos": p} for p in range(T))
+            idx = ({"layer": l, "pos": p, "head_index": h} for p in positions for h in range(H)) if site == "head" \
+                else ({"layer": l, "pos": p} for p in positions)
             out = patching.generic_activation_patch(model, base, cache, metric, _SETTER[site], _ACT[site],
                                                     index_df=pd.DataFrame(list(idx)))  # (T*H,) or (T,)
             rows.append((out - base_metric).reshape(T, H) if site == "head" else out - base_metric)

@@ -30,8 +30,7 @@ def atp_end_head(answer: str, model: str, task: str = "ioi", direction: str = "d
     pairs = _pairs(model, task, n_prompts, seed)
     with zoo.use(model) as m:
         est = atp.attribution(m, pairs, sites=["head"], direction=direction).values["head"][:, -1]  # (L, H)
-        real, _ = atp.patch_sweep(m, pairs, "head", direction=direction)
-    real = real[:, -1]  # (L, H) at the last position
+        real = atp.patch_sweep(m, pairs, "head", direction=direction, positions=[-1])[0][:, 0]  # (L, H) at END
     n_layers, n_heads = real.shape
     want = divmod(int(real.abs().argmax()), n_heads)
     parsed = parse_head(answer)
