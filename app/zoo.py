@@ -13,6 +13,7 @@ back wrong), so every forward pass that may add hooks or read a cache goes throu
 from __future__ import annotations
 
 import json
+import os
 import threading
 from contextlib import contextmanager
 from pathlib import Path
@@ -27,7 +28,7 @@ MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
 
 # Set deliberately: for these tiny models one thread beat two by 2-40x on the shared
 # 2-core machines (bench/threads.py measures it).
-TORCH_THREADS = 1
+TORCH_THREADS = int(os.environ.get("INTERP_TORCH_THREADS", "1"))  # the override is for bench/load.py --threads
 torch.set_num_threads(TORCH_THREADS)
 
 _models: dict[tuple[str, int | None], object] = {}
