@@ -63,12 +63,16 @@ def dla(model_name: str, template: int, order: str) -> dict:
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
-def patch(model_name: str, template: int, order: str, corruption: str, site: str, _progress=None) -> dict:
+def patch(model_name: str, template: int, order: str, corruption: str, site: str) -> dict:
+    """Noising sweep; the progress bar lives inside the cached function (a cache hit replays no bar)."""
     tok = word_tokenizer(model_name)
     batch = A.standard_batch(tok, template, order)
     bad = A.corrupted(tok, batch, corruption)
+    text = "Patching, one layer at a time…"
+    bar = st.progress(0.0, text=text)
     with zoo.use(model_name) as model:
-        p = A.patch(model, batch, bad, site=site, progress=_progress)
+        p = A.patch(model, batch, bad, site=site, progress=lambda f: bar.progress(min(f, 1.0), text=f"{text} {f:.0%}"))
+    bar.empty()
     return {"values": p.values.tolist(), "labels": batch.labels, "clean": p.clean, "corrupted": p.corrupted,
             "example": batch.prompts[0].text, "example_bad": ioi.corrupt(batch.prompts[0], corruption).text}
 

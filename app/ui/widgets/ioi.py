@@ -135,10 +135,7 @@ def ioi_patching_ui(key: str, defaults: IOIPatchParams) -> None:
                                     "site": site})
     if params is None:
         return
-    bar = st.progress(0.0, text="Patching, one layer at a time…")
-    r = _compute(ci.patch, params.model, params.template, params.order, params.corruption, params.site,
-                 lambda f: bar.progress(f, text=f"Patching… {int(100 * f)}%"))
-    bar.empty()
+    r = _compute(ci.patch, params.model, params.template, params.order, params.corruption, params.site)
     if r is None:
         return
     st.caption(f"Clean: “{r['example']}” (logit diff {r['clean']:.2f}); corrupted: “{r['example_bad']}” "
