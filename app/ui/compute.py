@@ -37,7 +37,9 @@ def direct_path(model_name: str, token_text: str, k: int) -> dict:
                 "labels": _labels(model, top.ids), "logits": top.scores}
 
 
-@st.cache_data(**CACHE)
+# a result holds every head's full attention pattern (up to ~5 MB pickled): few entries keep the
+# cache bounded in bytes as well as in count (bench/soak.py measures the server's RSS)
+@st.cache_data(max_entries=16, show_spinner=False)
 def attention(model_name: str, text: str, layer: int) -> dict:
     with zoo.use(model_name) as model:
         prompt = prompts.to_prompt(model, text)

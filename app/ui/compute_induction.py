@@ -21,7 +21,9 @@ def word_vocab(model_name: str) -> list[int]:
         return induction.detector_vocab(model, zoo.repeat_vocab(model_name))
 
 
-@st.cache_data(**CACHE)
+# a result holds every head's full attention pattern (up to ~5 MB pickled): few entries keep the
+# cache bounded in bytes as well as in count (bench/soak.py measures the server's RSS)
+@st.cache_data(max_entries=16, show_spinner=False)
 def repeated(model_name: str, step: int | None, half_len: int, seed: int, layer: int) -> dict:
     vocab = word_vocab(model_name)
     with zoo.use(model_name, step) as model:
