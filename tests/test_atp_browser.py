@@ -23,8 +23,8 @@ def test_attribution_patching_page_and_link(server, browser):  # noqa: F811
     assert not dialogs and not outside, (dialogs, outside)
     _shoot(page, "attribution-patching.png")
 
-    page.goto(f"{server}/attribution_patching?atp_resid.direction=denoise", wait_until="networkidle")
-    expect(page.get_by_text("clean activation patched into the corrupted run").first).to_be_attached(timeout=180_000)
+    page.goto(f"{server}/attribution_patching?atp_resid.direction=noise", wait_until="networkidle")
+    expect(page.get_by_text("one residual-stream slot (corrupted activation patched into the clean run)").first).to_be_attached(timeout=180_000)
     _wait_idle(page, timeout=240_000)
     _assert_clean(page)
     assert not dialogs and not outside, (dialogs, outside)

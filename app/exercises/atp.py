@@ -27,17 +27,18 @@ def atp_end_head(answer: str, model: str, task: str = "ioi", direction: str = "d
     """Which head, patched at the last position, changes the logit difference most?"""
     from app.analysis import atp
 
-    pairs = _pairs(model, task, n_prompts, seed)
-    with zoo.use(model) as m:
-        est = atp.attribution(m, pairs, sites=["head"], direction=direction).values["head"][:, -1]  # (L, H)
-        real = atp.patch_sweep(m, pairs, "head", direction=direction, positions=[-1])[0][:, 0]  # (L, H) at END
-    n_layers, n_heads = real.shape
-    want = divmod(int(real.abs().argmax()), n_heads)
+    cfg = zoo.config(model)
+    n_layers, n_heads = cfg["n_layers"], cfg["n_heads"]
     parsed = parse_head(answer)
     if parsed is None:
         return CheckResult(False, "Write a head as L<layer>H<head>, for example L1H3.")
     if not (0 <= parsed[0] < n_layers and 0 <= parsed[1] < n_heads):
         return CheckResult(False, f"That head does not exist: layers 0..{n_layers - 1}, heads 0..{n_heads - 1}.")
+    pairs = _pairs(model, task, n_prompts, seed)
+    with zoo.use(model) as m:
+        est = atp.attribution(m, pairs, sites=["head"], direction=direction).values["head"][:, -1]  # (L, H)
+        real = atp.patch_sweep(m, pairs, "head", direction=direction, positions=[-1])[0][:, 0]  # (L, H) at END
+    want = divmod(int(real.abs().argmax()), n_heads)
     got = real[parsed]
     atp_best = divmod(int(est.abs().argmax()), n_heads)
     agree = "AtP ranks it first too" if atp_best == want else f"AtP would have said {head_label(*atp_best)}"
@@ -53,15 +54,16 @@ def atp_worst_resid_layer(answer: str, model: str, task: str = "ioi", direction:
     """At which layer's residual stream (0 = the embedding) is the AtP estimate furthest from patching?"""
     from app.analysis import atp
 
+    n_layers = zoo.config(model)["n_layers"]
+    got = _layer_answer(answer, n_layers - 1)
+    if got is None:
+        return CheckResult(False, f"Answer with a layer number, 0 to {n_layers - 1} (0 = the embedding).")
     pairs = _pairs(model, task, n_prompts, seed)
     with zoo.use(model) as m:
         est = atp.attribution(m, pairs, sites=["resid"], direction=direction).values["resid"]  # (L, T)
         real, _ = atp.patch_sweep(m, pairs, "resid", direction=direction)
     err = (est - real).abs().amax(dim=1)  # (L,) the worst cell of each layer
     want = int(err.argmax())
-    got = _layer_answer(answer, len(err) - 1)
-    if got is None:
-        return CheckResult(False, f"Answer with a layer number, 0 to {len(err) - 1} (0 = the embedding).")
     if got == want:
         others = max((float(e) for i, e in enumerate(err) if i != want), default=0.0)
         return CheckResult(True, f"Correct: at layer {want} the worst cell is off by {float(err[want]):.2f} "

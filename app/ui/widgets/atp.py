@@ -20,6 +20,7 @@ from app.widgets.atp import AtPParams, n_templates, speaks_ioi
 MARGIN = dict(l=10, r=10, t=50, b=10)
 MISS_COLOUR = "#2ca02c"
 SITE_LABELS = {"head": "head outputs", "mlp": "MLP outputs", "resid": "residual stream"}
+ONE_SITE = {"head": "head's output", "mlp": "MLP's output", "resid": "residual-stream slot"}
 DIRECTION_LABELS = {"noise": "corrupted → clean run", "denoise": "clean → corrupted run"}
 
 
@@ -124,7 +125,7 @@ def atp_compare_ui(key: str, defaults: AtPParams) -> None:
     n_miss = sum(sum(row) for row in r["miss"])
     what = "corrupted activation patched into the clean run" if params.direction == "noise" else \
         "clean activation patched into the corrupted run"
-    st.caption(f"Change in the logit difference with one {SITE_LABELS[params.site][:-1]} ({what}); both panels "
+    st.caption(f"Change in the logit difference with one {ONE_SITE[params.site]} ({what}); both panels "
                f"share the colour scale. Circled: the {n_miss} cell(s) where AtP is off by more than 20% of the "
                "largest real effect.")
     st.plotly_chart(_scatter(r), width="stretch", key=f"{key}-scatter")
