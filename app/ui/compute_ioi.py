@@ -85,5 +85,5 @@ def compare(model_name: str, n: int) -> dict:
     with zoo.use(model_name) as model:
         for label, varied in (("standard", False), ("filler + spans after S2", True)):
             out[label] = A.evaluate(model, tok, ioi.prompts(n, "test", seed=2, gaps=varied, prefix=varied))
-        attn = A.attention_to_roles(model, A.standard_batch(tok, ioi.TEST_TEMPLATES[0], "ABBA"))
+        attn = A.attention_to_roles(model, A.standard_batch(tok, 11, "ABBA"))
     return {"eval": out, "attention": {k: v.tolist() for k, v in attn.items()}}

@@ -199,7 +199,7 @@ def ioi_compare_ui(key: str, defaults: IOICompareParams) -> None:
         conds = list(r["eval"])
         fig.add_bar(name=name, x=conds, y=[r["eval"][c]["logit_diff"] for c in conds],
                     text=[f"{r['eval'][c]['accuracy']:.0%}" for c in conds], textposition="outside")
-    fig.update_layout(title="Mean logit difference IO − S, held-out templates and name pairs (label: accuracy)",
+    fig.update_layout(title="Mean logit diff IO − S, held-out prompts (labels: accuracy)",
                       barmode="group", height=340, yaxis_title="logit diff", margin=dict(l=10, r=10, t=40, b=10))
     st.plotly_chart(fig, key=f"{key}-bars")
     cols = st.columns(2)
