@@ -74,6 +74,12 @@ def rss_mb(pid: int, field: str = "VmRSS") -> float:
     return 0.0
 
 
+def cpu_s(pid: int) -> float:
+    """User + system CPU seconds a process has used (/proc/<pid>/stat): a cost that other load does not inflate much."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def read_stats(files) -> dict:
     """Model loads / runs / busy summed over the servers' stats files (see app/limits.py)."""
     out = {"model_loads": {}, "model_runs": 0, "busy": 0}
@@ -180,8 +186,10 @@ def run_load(base_url: str, n: int = 35, join_s: float = 10.0, think: tuple[floa
                 pass
 
     load_before = os.getloadavg()[0]
+    cpu_before = sum(cpu_s(p) for p in pids)
     res = asyncio.run(run_sessions(base_url, n, join_s, think, monitor, cookie_jar=cookie_jar))
     monitor()
+    server_cpu = sum(cpu_s(p) for p in pids) - cpu_before
     stats = read_stats(stats_files)
     widget_p95 = [a["p95_ms"] for a in res["actions"] if a["name"] in WIDGET_ACTIONS]
     return {
@@ -199,6 +207,9 @@ def run_load(base_url: str, n: int = 35, join_s: float = 10.0, think: tuple[floa
         "join_s": join_s,
         "think_s": list(think),
         "wall_s": res["wall_s"],
+        # the server's own CPU time for all sessions: sessions per core = think-time budget / this per session
+        "server_cpu_s": round(server_cpu, 1) if pids else None,
+        "server_cpu_s_per_session": round(server_cpu / n, 2) if pids else None,
         "cpu_cores": os.cpu_count(),
         "load_average_1min_before_after": [round(load_before, 2), round(os.getloadavg()[0], 2)],
     }

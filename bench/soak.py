@@ -23,7 +23,7 @@ import time
 import numpy as np
 import torch
 
-from bench.load import RESULTS, free_port, read_stats, rss_mb, start_server
+from bench.load import RESULTS, cpu_s, free_port, read_stats, rss_mb, start_server
 from bench.streamlit_client import Session
 
 URL = "http://127.0.0.1:{port}"
@@ -80,6 +80,7 @@ def _write(samples, warmup, n, wave, errors, proc, stats, t0, load_before) -> No
            "rss_after_warmup_mb": warm, "rss_end_mb": samples[-1]["rss_mb"],
            "rss_growth_after_warmup_mb": round(samples[-1]["rss_mb"] - warm, 1),
            "peak_rss_mb": round(rss_mb(proc.pid, "VmHWM"), 1), "samples": samples,
+           "server_cpu_s_per_session": round(cpu_s(proc.pid) / samples[-1]["sessions"], 2),
            "model_loads": read_stats([stats])["model_loads"], "wall_s": round(time.perf_counter() - t0, 1),
            "cpu_cores": os.cpu_count(),
            "load_average_1min_before_after": [round(load_before, 2), round(os.getloadavg()[0], 2)]}
