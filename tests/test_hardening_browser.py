@@ -16,7 +16,7 @@ from urllib.parse import quote
 
 import pytest
 
-from tests.test_browser import _assert_clean, _shoot, _wait_idle, browser, server  # noqa: F401 (fixtures)
+from tests.test_browser import _assert_clean, _shoot, _wait_idle, browser  # noqa: F401 (fixture)
 
 LONG = '"\'><img src=x onerror="window.__xss=1;top.__xss=1"></script><script>window.__xss=2;top.__xss=2</script>'
 SHORT = "<svg onload=__xss=3>"  # 20 characters: fits the shortest capped text field
@@ -114,21 +114,28 @@ def test_traversal_null_and_unknown_params_get_the_allowlist_notice(server, brow
     page.close()
 
 
-@pytest.fixture(scope="module")
-def failing_server():
-    import os
-
+def _serve(env: dict | None = None):
+    """The app with the repo's public profile (.streamlit/config.toml) on a free port; killed if slow to stop."""
     from bench.load import free_port, start_server
 
     port = free_port()
-    proc = start_server(port, env={"INTERP_FORCE_ERROR": "fact-recall"} | {k: v for k, v in os.environ.items()
-                                                                               if k == "PATH"})
+    proc = start_server(port, env=env)
     yield f"http://127.0.0.1:{port}"
     proc.terminate()
     try:
         proc.wait(20)
     except subprocess.TimeoutExpired:
         proc.kill()
+
+
+@pytest.fixture(scope="module")
+def server():
+    yield from _serve()
+
+
+@pytest.fixture(scope="module")
+def failing_server():
+    yield from _serve({"INTERP_FORCE_ERROR": "fact-recall"})
 
 
 def test_forced_exception_shows_a_friendly_message_only(failing_server, browser):  # noqa: F811
