@@ -1,5 +1,5 @@
 """Attribution patching on the shipped ioi-small: the recorded r is reproduced, the pass counts hold,
-and the residual stream is where the estimate misses most (the failure the page shows)."""
+and the residual stream at the embedding is where the estimate misses most (the failure the page shows)."""
 
 import pytest
 
@@ -8,7 +8,6 @@ from app.analysis import atp
 from app.training import atp_measure as am
 
 MODEL = "ioi-small"
-pytestmark = pytest.mark.skipif(MODEL not in zoo.names(), reason="ioi-small is not shipped yet")
 
 
 @pytest.fixture(scope="module")
@@ -32,3 +31,12 @@ def test_pass_counts(view):
     cfg = zoo.config(MODEL)
     assert (est.forwards, est.backwards) == (2, 1)
     assert real["head"].numel() == cfg["n_layers"] * cfg["n_heads"] * pairs.clean.shape[1]  # one forward per cell
+
+
+def test_residual_stream_misses_most_at_the_embedding(view):
+    """The page's failure case: the linear term is worst where a whole name's embedding is swapped."""
+    _, est, real = view
+    err = (est.values["resid"] - real["resid"]).abs().amax(dim=1)  # (L,) the worst cell per layer
+    assert int(err.argmax()) == 0
+    assert atp.correlation(est.values["resid"], real["resid"]) < atp.correlation(est.values["head"], real["head"])
+    assert atp.failures(est.values["resid"][0], real["resid"][0]).any()

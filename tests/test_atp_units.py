@@ -168,10 +168,13 @@ def test_widget_params_validate():
     with pytest.raises(ValidationError, match="IOI names"):
         AtPParams(model="attn-only-2l", task="ioi")
     with pytest.raises(ValidationError, match="keep the span"):
-        AtPParams(model="facts-small", half_len=20)
+        AtPParams(model="facts-small", task="repeat", half_len=20)
     with pytest.raises(ValidationError):
         AtPParams(n_prompts=0)
-    code = AtPParams(model="facts-small", site="mlp", half_len=5).code()
+    with pytest.raises(ValidationError, match="template 99"):
+        AtPParams(template=99)
+    assert "atp.ioi_pairs(tok, 8, seed=0, template=0, order='ABBA')" in AtPParams().code()
+    code = AtPParams(model="facts-small", task="repeat", site="mlp", half_len=5).code()
     assert "atp.patch_sweep(model, pairs, 'mlp'" in code and "models/facts-small" in code
 
 

@@ -41,8 +41,8 @@ def n_templates() -> int:
 class AtPParams(WidgetParams):
     """One site, one prompt set, one patching direction."""
 
-    model: str = Field(default="attn-only-2l", description="Zoo model name.")
-    task: Literal["ioi", "repeat"] = Field(default="repeat", description="IOI prompts vs ABC-corrupted twins, or "
+    model: str = Field(default="ioi-small", description="Zoo model name.")
+    task: Literal["ioi", "repeat"] = Field(default="ioi", description="IOI prompts vs ABC-corrupted twins, or "
                                            "repeated random tokens vs a copy with one token changed.")
     site: Literal["head", "mlp", "resid"] = Field(default="head", description="Head outputs (layer, position, head), "
                                                   "MLP outputs or the residual stream (layer, position).")
