@@ -78,7 +78,7 @@ def _heatmaps(r: dict, site: str) -> go.Figure:
     height = 240 + 14 * len(r["rows"]) if site == "head" else 300 + 22 * len(r["rows"])
     fig.update_layout(height=min(height, 760), margin=MARGIN, legend=dict(orientation="h", y=-0.12))
     fig.update_yaxes(autorange="reversed", type="category")
-    fig.update_xaxes(type="category", tickangle=-60, dtick=1, tickfont=dict(size=9))
+    fig.update_xaxes(type="category", tickangle=-90, dtick=1, tickfont=dict(size=9))
     return fig
 
 
@@ -125,9 +125,10 @@ def atp_compare_ui(key: str, defaults: AtPParams) -> None:
     n_miss = sum(sum(row) for row in r["miss"])
     what = "corrupted activation patched into the clean run" if params.direction == "noise" else \
         "clean activation patched into the corrupted run"
+    circled = (f"Circled: the {n_miss} cell(s) where AtP is off by more than 20% of the largest real effect."
+               if n_miss else "No cell is off by more than 20% of the largest real effect.")
     st.caption(f"Change in the logit difference with one {ONE_SITE[params.site]} ({what}); both panels "
-               f"share the colour scale. Circled: the {n_miss} cell(s) where AtP is off by more than 20% of the "
-               "largest real effect.")
+               f"share the colour scale. {circled}")
     st.plotly_chart(_scatter(r), width="stretch", key=f"{key}-scatter")
     cells = sorted(((abs(e - a), i, j, e, a) for i, (er, ar) in enumerate(zip(r["estimate"], r["actual"]))
                     for j, (e, a) in enumerate(zip(er, ar))), reverse=True)
