@@ -65,24 +65,27 @@ def test_it_grokked_long_after_memorising(metrics):
 def test_progress_measures_move_before_test_loss(metrics, curve):
     ph = metrics["phases"]
     plateau = [pt for pt in curve if ph["memorisation_end"] <= pt["step"] <= ph["cleanup_start"]]
-    # during circuit formation the excluded loss climbs far above the train loss ...
-    assert max(pt["excluded_loss"] for pt in plateau) > 10 * max(pt["train_loss"] for pt in plateau)
+    # during circuit formation the excluded loss climbs far above the train loss (its median: the full-batch
+    # run's loss spikes, up to ~0.3 here, last a step or two) ...
+    train_median = sorted(pt["train_loss"] for pt in plateau)[len(plateau) // 2]
+    assert plateau[-1]["excluded_loss"] > 100 * train_median
+    assert plateau[-1]["excluded_loss"] > 100 * min(pt["excluded_loss"] for pt in plateau)  # it climbs
     # ... and the restricted loss falls below the test loss before cleanup starts
     assert any(pt["restricted_loss"] < 0.5 * pt["test_loss"] for pt in plateau)
 
 
 def test_walkthrough_prose_matches_the_record(metrics, curve):
     # content/grokking.yaml quotes these
-    assert (metrics["phases"]["memorisation_end"], metrics["grok_step"], metrics["test_99_step"]) == (200, 11800, 12700)
-    assert metrics["key_frequencies"] == [7, 19, 20, 22] and round(metrics["neurons_clustered"] * 512) == 484
-    assert (round(metrics["logit_var_explained"], 2), round(metrics["logit_var_c_only"], 2)) == (0.76, 0.16)
-    assert round(metrics["logit_var_explained"] / (1 - metrics["logit_var_c_only"]), 2) == 0.91
+    assert (metrics["phases"]["memorisation_end"], metrics["grok_step"], metrics["test_99_step"]) == (200, 10400, 11500)
+    assert metrics["key_frequencies"] == [7, 19, 20, 22, 23] and round(metrics["neurons_clustered"] * 512) == 497
+    assert (round(metrics["logit_var_explained"], 2), round(metrics["logit_var_c_only"], 2)) == (0.75, 0.16)
+    assert round(metrics["logit_var_explained"] / (1 - metrics["logit_var_c_only"]), 2) == 0.89
     at = {pt["step"]: pt for pt in curve}
-    assert at[800]["excluded_loss"] < 1e-3 and 1.5 < at[8000]["excluded_loss"] < 3 and at[8000]["train_loss"] < 0.01
-    assert round(at[9600]["restricted_loss"], 1) == 3.2 and round(at[9600]["test_loss"], 1) == 7.9
+    assert 5e-4 < at[800]["excluded_loss"] < 2e-3 and 1.5 < at[8000]["excluded_loss"] < 3 and at[8000]["train_loss"] < 0.01
+    assert round(at[7200]["restricted_loss"], 1) == 4.2 and round(at[7200]["test_loss"], 1) == 9.0
     dips = (min(pt["train_accuracy"] for pt in curve if pt["step"] >= 200),
             min(pt["test_accuracy"] for pt in curve if pt["step"] >= metrics["phases"]["cleanup_end"]))
-    assert 0.91 < dips[0] < 0.93 and 0.89 < dips[1] < 0.91, dips
+    assert 0.97 < dips[0] < 0.99 and 0.975 < dips[1] < 0.995, dips
 
 
 def test_training_record_and_checkpoints(metrics, curve):
@@ -123,16 +126,16 @@ def test_exercise_checks(metrics, curve):
 
 
 def test_circuit_grows_during_the_plateau():
-    """content/grokking.yaml, last section: at step 10,700 (test accuracy < 20%) the key cosines carry ~40% of the
-    logit variance (about 1% at step 900), yet fewer than 20 neurons are clean single-frequency neurons."""
+    """content/grokking.yaml, last section: at step 8,400 (test accuracy < 20%) the key cosines carry about a third of
+    the logit variance (under 1% at step 800), yet no neuron is a clean single-frequency neuron."""
     from app.analysis import grokking as g
 
     keys = zoo.metrics(NAME)["key_frequencies"]
     points = {pt["step"]: pt for pt in zoo.curve(NAME)}
     shares = {}
-    for step in (900, 10700):
+    for step in (800, 8400):
         snap = g.Snapshot({k: v.float() for k, v in load_file(FOLDER / f"checkpoints/step_{step:05d}.safetensors").items()}, 4)
         shares[step] = (g.logit_fit(snap, keys)["combined"], 512 - g.neuron_summary(snap)["unclustered"])
-    assert points[10700]["test_accuracy"] < 0.2
-    assert shares[900][0] < 0.02 and 0.35 < shares[10700][0] < 0.45 and shares[10700][1] < 20, shares
-    assert 0.10 < points[200]["embed_norm_in_key_freqs"] < 0.12 and 0.3 < points[10700]["embed_norm_in_key_freqs"] < 0.36
+    assert points[8400]["test_accuracy"] < 0.2
+    assert shares[800][0] < 0.01 and 0.3 < shares[8400][0] < 0.38 and shares[8400][1] == 0, shares
+    assert 0.13 < points[200]["embed_norm_in_key_freqs"] < 0.145 and 0.3 < points[8400]["embed_norm_in_key_freqs"] < 0.36

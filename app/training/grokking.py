@@ -42,7 +42,7 @@ class GrokRecipe:
     n_heads: int = 4
     d_mlp: int = 512
     frac_train: float = 0.3
-    steps: int = 30_000  # the paper's run cleans up by ~13k; weight decay keeps sharpening the circuit after
+    steps: int = 20_000  # cleanup ends by ~12.5k; 20k steps fit 2 CPU cores in ~31 min (bench/grokking_recipe.py)
     lr: float = 1e-3
     weight_decay: float = 1.0
     warmup_steps: int = 10
@@ -71,8 +71,10 @@ def init_params(cfg: dict, device) -> dict[str, torch.Tensor]:
             for k, s in shapes.items()}
 
 
-def train_loop(recipe: GrokRecipe, device: str) -> tuple[dict, list[int], list[dict]]:
-    """Train; return final weights (cpu), snapshot steps and snapshots (on ``device``)."""
+def train_loop(recipe: GrokRecipe, device: str, on_snapshot=None) -> tuple[dict, list[int], list[dict]]:
+    """Train; return final weights (cpu), snapshot steps and snapshots (on ``device``).
+
+    ``on_snapshot(step)``, if given, is called at each snapshot (the recipe bench times steps with it)."""
     torch.manual_seed(recipe.seed)
     cfg = recipe.bridge_config()
     params = init_params(cfg, device)
@@ -90,6 +92,8 @@ def train_loop(recipe: GrokRecipe, device: str) -> tuple[dict, list[int], list[d
         if step % recipe.snapshot_every == 0 or step == recipe.steps:
             steps.append(step)
             snaps.append({k: v.detach().clone() for k, v in params.items()})
+            if on_snapshot is not None:
+                on_snapshot(step)
         if step == recipe.steps:
             break
         logits = fourier.forward(params, tokens, recipe.n_heads)["logits"][:, : recipe.p]  # (N, p)
@@ -253,7 +257,9 @@ def render_card(cfg: dict, m: dict) -> str:
         f"`python -m app.training {cfg['model_name']}`: {r['frac_train']:.0%} of all {p * p:,} pairs (seeded split, "
         f"seed {r['seed']}) as one full batch, {r['steps']:,} AdamW steps (lr {r['lr']}, weight decay "
         f"{r['weight_decay']}, betas (0.9, 0.98), {r['warmup_steps']} warm-up steps), in {t['train_seconds']:.0f} s "
-        f"of training on {t['device']} ({t['seconds']:.0f} s with the measurements).",
+        f"of training on {t['device']} ({t['seconds']:.0f} s with the measurements; {t['torch_threads']} torch "
+        "thread(s)). `python -m bench.grokking_recipe` times the step at 1 and 2 threads on the machine at hand and "
+        "extrapolates the whole run (`bench/results/grokking_recipe.json`).",
         "",
         "## Measured properties (asserted by tests/test_grokking_model.py)",
         f"- Accuracy: train {m['train_accuracy']:.2%}, test (the other {1 - r['frac_train']:.0%} of pairs) "
