@@ -14,6 +14,7 @@ from app import zoo
 from app.exercises import basis, circuits, facts, grokking, othello, reversal, superposition
 from app.exercises import atp
 from app.exercises import ioi
+from app.exercises import sae
 from app.exercises.common import CheckResult, parse_head
 from app.exercises.basis import outlier_dimension
 from app.exercises.grokking import grok_step, key_frequency_count, largest_embed_frequency
@@ -25,6 +26,7 @@ CHECKS: dict[str, Callable[..., CheckResult]] = {}
 for _module in (othello, circuits, grokking, basis, superposition, reversal, facts, atp):
     CHECKS.update(_module.CHECKS)
 CHECKS.update(ioi.CHECKS)
+CHECKS.update(sae.CHECKS)
 
 
 def validate_args(fn: str, args: dict) -> str | None:

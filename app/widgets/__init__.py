@@ -34,6 +34,7 @@ from app.widgets.othello import (
     ProbeLayersParams,
 )
 from app.widgets.reversal import ReversalAccuracyParams, ReversalQueryParams
+from app.widgets.sae import SAEDensityParams, SAEFeatureParams, SAEMonoParams, SAETextParams, SAETrainingParams
 from app.widgets.superposition import DimensionalityParams, PhaseDiagramParams, ToyModelParams
 
 REGISTRY: dict[str, type[WidgetParams]] = {
@@ -74,6 +75,11 @@ REGISTRY: dict[str, type[WidgetParams]] = {
     "ioi_patching": IOIPatchParams,
     "ioi_heads": IOIHeadsParams,
     "ioi_compare": IOICompareParams,
+    "sae_training": SAETrainingParams,
+    "sae_feature": SAEFeatureParams,
+    "sae_text": SAETextParams,
+    "sae_density": SAEDensityParams,
+    "sae_monosemanticity": SAEMonoParams,
 }
 
 __all__ = ["MAX_TEXT_CHARS", "REGISTRY", "WidgetParams", *(cls.__name__ for cls in REGISTRY.values())]

@@ -6,6 +6,7 @@ from app.ui.widgets import reversal
 from app.ui.widgets import facts
 from app.ui.widgets import atp
 from app.ui.widgets import ioi
+from app.ui.widgets import sae
 
 UI = {
     "othello_board": othello.othello_board_ui,
@@ -45,4 +46,9 @@ UI = {
     "ioi_patching": ioi.ioi_patching_ui,
     "ioi_heads": ioi.ioi_heads_ui,
     "ioi_compare": ioi.ioi_compare_ui,
+    "sae_training": sae.sae_training_ui,
+    "sae_feature": sae.sae_feature_ui,
+    "sae_text": sae.sae_text_ui,
+    "sae_density": sae.sae_density_ui,
+    "sae_monosemanticity": sae.sae_mono_ui,
 }

@@ -37,8 +37,7 @@ def sae_training_ui(key: str, defaults: SAETrainingParams) -> None:
     b = cs.bundle(params.model)
     curve, m = b["training"]["curve"], b["metrics"]
     x = [p["activations"] / 1e6 for p in curve]
-    fig = make_subplots(rows=1, cols=3, subplot_titles=("L0 (active features per token)", "fraction of variance unexplained",
-                                                        "loss recovered"))
+    fig = make_subplots(rows=1, cols=3, subplot_titles=("L0 (features per token)", "FVU", "loss recovered"))
     fig.add_scatter(x=x, y=[p["l0"] for p in curve], row=1, col=1, name="L0")
     fig.add_scatter(x=x, y=[p["fvu"] for p in curve], row=1, col=2, name="FVU")
     fig.add_scatter(x=x, y=[p["loss_recovered"] for p in curve], row=1, col=3, name="loss recovered")

@@ -1,0 +1,3 @@
+from app.ui.renderer import render_page
+
+render_page("monosemanticity")
