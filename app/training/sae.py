@@ -434,7 +434,7 @@ def main(argv: list[str]) -> None:
     recipe = SAERecipe(**({"activations": args.activations} if args.activations else {}))
     if args.steps:
         recipe = replace(recipe, batch_rows=512, activations=args.steps * 512, windows_per_chunk=4, buffer_chunks=2,
-                         eval_every=max(1, args.steps // 4), resample_every=max(1, args.steps // 2), browser_windows=8)
+                         eval_every=max(1, args.steps // 2), resample_every=max(1, args.steps // 2), browser_windows=8)
     model_dir = args.model_dir or zoo.MODELS_DIR / MODEL
     out = args.out or model_dir / "sae"
     m = train_sae(recipe, model_dir, out, device, args.max_chars)
