@@ -20,7 +20,7 @@ from app.widgets.sae import sae_dir
 SEPARATOR = " ┆ "  # drawn between snippets in one token view
 
 
-@st.cache_resource(show_spinner=False)
+@st.cache_resource(max_entries=4, show_spinner=False)
 def bundle(model_name: str) -> dict:
     """SAE, browser data, metrics, curves and hand-written labels of ``model_name``'s SAE (read once)."""
     folder = sae_dir(model_name)
