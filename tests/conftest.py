@@ -31,6 +31,24 @@ def open_page(page: str, query: dict | None = None, timeout: int = 240):
     return at
 
 
+def answer_exercises(at, answer: str, at_least: int = 3) -> str:
+    """Type ``answer`` into every exercise box of an AppTest page and press its Check button.
+
+    Asserts there are ``at_least`` boxes and that no check raised; returns the page's texts after each check.
+    """
+    from tests.test_pages import _texts
+
+    boxes = [t for t in at.text_input if t.key.endswith(".answer")]
+    assert len(boxes) >= at_least
+    texts = ""
+    for box in boxes:
+        box.set_value(answer).run()
+        next(b for b in at.button if b.key == box.key.rsplit(".", 1)[0] + ".check").click().run()
+        assert not at.exception, at.exception
+        texts += _texts(at)
+    return texts
+
+
 def tiny_model(n_layers: int = 2, n_heads: int = 2, d_model: int = 16, d_head: int = 4, d_vocab: int = 20, seed: int = 0):
     """A random attention-only bridge with no weights on disk (for unit tests)."""
     from app import zoo

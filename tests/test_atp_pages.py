@@ -7,7 +7,7 @@ import json
 import pytest
 
 from app import zoo
-from tests.conftest import open_page
+from tests.conftest import answer_exercises, open_page
 from tests.test_pages import _texts
 
 PAGE = "walkthroughs/attribution_patching.py"
@@ -71,13 +71,5 @@ def test_tampered_url_falls_back_with_a_notice():
 
 
 def test_exercises_check_answers(page):
-    boxes = [t for t in page.text_input if t.key.endswith(".answer")]
-    assert len(boxes) >= 3
-    texts = ""
-    for box in boxes:
-        box.set_value("not an answer").run()
-        button = next(b for b in page.button if b.key == box.key.rsplit(".", 1)[0] + ".check")
-        button.click().run()
-        assert not page.exception
-        texts += _texts(page)
+    texts = answer_exercises(page, "not an answer")
     assert "Write a head as" in texts and "Answer with a layer number" in texts and "whole number" in texts

@@ -4,7 +4,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from app.analysis.facts import load_world
-from tests.conftest import open_page
+from tests.conftest import answer_exercises, open_page
 from tests.test_pages import _texts
 
 PAGE = "walkthroughs/fact_recall.py"
@@ -71,12 +71,4 @@ def test_tampered_url_falls_back_with_a_notice():
 
 
 def test_exercises_check_answers():
-    at = _page()
-    boxes = [t for t in at.text_input if t.key.endswith(".answer")]
-    assert len(boxes) >= 3
-    for box in boxes:
-        box.set_value("not a number").run()
-        button = next(b for b in at.button if b.key == box.key.rsplit(".", 1)[0] + ".check")
-        button.click().run()
-        assert not at.exception
-    assert "Answer with" in _texts(at)
+    assert "Answer with" in answer_exercises(_page(), "not a number")
