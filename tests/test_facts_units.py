@@ -55,3 +55,24 @@ def test_recipe_runs_a_few_steps():
     state, curve = train_loop(FactsRecipe(steps=2, batch=8), "cpu", log=lambda *_: None)
     assert "blocks.3.mlp.in.weight" in state and curve[-1]["step"] == 2
     assert {"loss", "sport_acc", "city_acc"} <= set(curve[-1])
+
+
+def test_recipe_model_folder_round_trips(tmp_path):
+    """text_lm.save_word_model (shared by the facts, IOI and reversal recipes) writes a folder the bridge loads."""
+    import json
+
+    from safetensors.torch import load_file
+
+    from app import zoo
+    from app.training.text_lm import save_word_model
+
+    recipe = FactsRecipe(steps=1, batch=4)
+    state, _ = train_loop(recipe, "cpu", log=lambda *_: None)
+    tok = facts.build_tokenizer()
+    save_word_model(tmp_path, recipe.bridge_config(tok.get_vocab_size()), state, tok)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["config.json", "model.safetensors", "tokenizer.json"]
+    saved = load_file(tmp_path / "model.safetensors")
+    assert saved.keys() == state.keys() and all(torch.equal(saved[k], state[k]) for k in state)
+    model = zoo.build(json.loads((tmp_path / "config.json").read_text()))
+    model.load_state_dict(saved, strict=False)
+    assert model.cfg.d_vocab == tok.get_vocab_size()

@@ -24,10 +24,11 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file
 
 from app.tasks import facts
 from app.training.plain_gpt import PlainGPT
+from app.training.text_lm import save_word_model
 
 NAME = "facts-small"
 
@@ -114,10 +115,7 @@ def train(recipe: FactsRecipe, out: Path, device: str | None = None) -> dict:
     state, curve = train_loop(recipe, device)
     seconds = time.time() - started
     tok = facts.build_tokenizer()
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "config.json").write_text(json.dumps(recipe.bridge_config(tok.get_vocab_size()), indent=1) + "\n")
-    save_file(state, out / "model.safetensors")
-    tok.save(str(out / "tokenizer.json"))
+    save_word_model(out, recipe.bridge_config(tok.get_vocab_size()), state, tok)
     facts.save_world(facts.make_world(recipe.world_seed), out / "world.json")
     gpu = torch.cuda.get_device_name(0) if device.startswith("cuda") else None
     training = {"recipe": asdict(recipe), "seconds": round(seconds, 1), "device": gpu or platform.machine(),

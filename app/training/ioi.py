@@ -35,6 +35,7 @@ import torch.nn.functional as F
 
 from app.tasks import ioi
 from app.training.plain_gpt import PlainGPT
+from app.training.text_lm import save_word_model
 
 NAMES = ("ioi-small", "ioi-shortcut")
 
@@ -166,17 +167,13 @@ def train_loop(recipe: IOIRecipe, device: str, log=print) -> tuple[dict, list[di
 
 
 def train(recipe: IOIRecipe, out: Path, device: str | None = None) -> dict:
-    from safetensors.torch import save_file
 
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
     started = time.time()
     state, curve = train_loop(recipe, device)
     seconds = time.time() - started
     tok = ioi.build_tokenizer()
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "config.json").write_text(json.dumps(recipe.bridge_config(tok.get_vocab_size()), indent=1) + "\n")
-    save_file(state, out / "model.safetensors")
-    tok.save(str(out / "tokenizer.json"))
+    save_word_model(out, recipe.bridge_config(tok.get_vocab_size()), state, tok)
     gpu = torch.cuda.get_device_name(0) if device.startswith("cuda") else None
     training = {"recipe": asdict(recipe), "seconds": round(seconds, 1), "device": gpu or platform.machine(),
                 "threads": torch.get_num_threads(), "python": platform.python_version(), "curve": curve}

@@ -26,11 +26,11 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-from safetensors.torch import save_file
 
 from app.analysis import reversal as rv
 from app.tasks import reversal as task
 from app.training.plain_gpt import PlainGPT
+from app.training.text_lm import save_word_model
 
 NAME = "reversal-small"
 
@@ -136,9 +136,7 @@ def train(recipe: ReversalRecipe, out: Path, device: str | None = None, log=prin
         if shipped is None:
             shipped = model
     cfg = recipe.bridge_config(tok.get_vocab_size(), recipe.seeds[0])
-    save_file({k: v.contiguous() for k, v in shipped.state_dict().items()}, str(out / "model.safetensors"))
-    tok.save(str(out / "tokenizer.json"))
-    (out / "config.json").write_text(json.dumps(cfg, indent=2) + "\n")
+    save_word_model(out, cfg, shipped.state_dict(), tok)
     (out / "world.json").write_text(json.dumps({"n_per_group": recipe.n_per_group, "seed": recipe.world_seed}) + "\n")
     (out / "training.json").write_text(json.dumps(curves) + "\n")
     shipped_scores = rv.measure(shipped, tok, world)

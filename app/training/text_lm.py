@@ -62,6 +62,14 @@ def save_model(model, recipe, out_dir: Path):
     return model
 
 
+def save_word_model(out_dir: Path, cfg: dict, state: dict, tokenizer) -> None:
+    """The model folder of a recipe with its own tokenizer: ``config.json``, ``model.safetensors``, ``tokenizer.json``."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "config.json").write_text(json.dumps(cfg, indent=1) + "\n")
+    save_file({k: v.contiguous() for k, v in state.items()}, out_dir / "model.safetensors")
+    tokenizer.save(str(out_dir / "tokenizer.json"))
+
+
 def training_record(recipe, device: str, seconds: float, train_stream) -> dict:
     """The ``training`` entry of a text model's metrics.json: time, hardware, data and the recipe."""
     return {
