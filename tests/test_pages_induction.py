@@ -87,3 +87,18 @@ def test_induction_text_bad_and_good_input():
 def test_tampered_url(query):
     at = _page(query)
     assert any("not valid" in w.value for w in at.warning)
+
+
+def test_controls_keep_their_defaults_after_leaving_the_page():
+    """Leaving a page drops its widgets' values; coming back must re-seed them from the YAML/URL, not reset them
+    to each control's first option (a stale 'already seeded' flag once did)."""
+    at = _page()
+
+    def values():
+        return {w.key: w.value for kind in (at.selectbox, at.slider, at.number_input, at.radio) for w in kind}
+
+    before = values()
+    at.switch_page("walkthroughs/home.py").run()
+    at.switch_page(PAGE).run()
+    assert not at.exception
+    assert values() == before

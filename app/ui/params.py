@@ -51,12 +51,14 @@ def from_url(key: str, defaults: P) -> P:
 
 
 def seed(key: str, params: WidgetParams) -> None:
-    """Put the starting values into session state once, before the controls are created."""
-    flag = f"{key}.__seeded"
-    if flag not in st.session_state:
-        for field, value in params.model_dump().items():
+    """Put the starting values into session state before the controls are created, for each control that has none.
+
+    Per control, not once per widget: Streamlit drops a page's widget values when the visitor leaves it, so a
+    one-time flag would bring them back to each control's first option instead of the walkthrough's values.
+    """
+    for field, value in params.model_dump().items():
+        if state_key(key, field) not in st.session_state:
             st.session_state[state_key(key, field)] = value
-        st.session_state[flag] = True
 
 
 def commit(key: str, defaults: P, values: dict) -> P | None:
