@@ -75,7 +75,8 @@ def test_rerun_storm_runs_the_model_a_couple_of_times(app_server):
     assert sent_in < 1.5
     assert not errors, errors
     assert "repeated_tokens.half_len=111" in query  # the last value wins
-    assert storm <= 3 * one, f"50 reruns ran the model {storm} times (one change: {one})"
+    # a handful, not fifty: interrupted reruns that had already reached the model count too (measured 1-4)
+    assert storm <= 5 * one, f"50 reruns ran the model {storm} times (one change: {one})"
 
 
 def test_public_profile_takes_effect(app_server):
@@ -122,9 +123,13 @@ def test_public_profile_takes_effect(app_server):
             return urllib.request.urlopen(req).status
         except urllib.error.HTTPError as err:
             return err.code
+        except urllib.error.URLError as err:  # the server answered and hung up while the body was still going out
+            if isinstance(err.reason, (BrokenPipeError, ConnectionResetError)):
+                return "closed"
+            raise
 
     assert put({}, 10) == 403  # no XSRF token: refused
     with urllib.request.urlopen(url + "/_stcore/health") as resp:
         cookie = next(c.split(";")[0] for c in resp.headers.get_all("Set-Cookie") if c.startswith("_streamlit_xsrf="))
     token = cookie.split("=", 1)[1]
-    assert put({"Cookie": cookie, "X-Xsrftoken": token}, 2 * 1024 * 1024) in (400, 413)  # over maxUploadSize (1 MB)
+    assert put({"Cookie": cookie, "X-Xsrftoken": token}, 2 * 1024 * 1024) in (400, 413, "closed")  # over maxUploadSize (1 MB)

@@ -14,6 +14,8 @@ that reads (check the student's token) and then writes (insert the attempt) can 
 from __future__ import annotations
 
 import os
+import sqlite3
+import time
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -55,15 +57,31 @@ def make_engine(url: str) -> sa.Engine:
     raise ValueError(f"workshop storage supports sqlite and postgresql URLs, not {parsed.get_backend_name()!r}")
 
 
+def _wal(cur) -> None:
+    """Switch the file to WAL (it stays WAL once set). Switching needs the file to itself, and SQLite answers
+    "database is locked" at once, without the busy timeout, when another connection is opening it at the same
+    moment (seen with six replicas starting together on a busy machine), so retry for a few seconds."""
+    for attempt in range(50):
+        try:
+            if cur.execute("PRAGMA journal_mode").fetchone()[0].lower() == "wal":
+                return
+            cur.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError:
+            if attempt == 49:
+                raise
+            time.sleep(0.1)
+
+
 def _sqlite_events(engine: sa.Engine) -> None:
     @event.listens_for(engine, "connect")
     def _connect(dbapi_conn, _record):
         dbapi_conn.isolation_level = None  # let the "begin" hook below emit BEGIN itself
         cur = dbapi_conn.cursor()
-        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA busy_timeout=30000")
+        _wal(cur)
         cur.execute("PRAGMA synchronous=NORMAL")
         cur.execute("PRAGMA foreign_keys=ON")
-        cur.execute("PRAGMA busy_timeout=30000")
         cur.close()
 
     @event.listens_for(engine, "begin")
