@@ -8,8 +8,9 @@ from app.content.schema import Exercise
 from app.exercises import run_check
 
 
-def _workshop(hook: str, *args) -> None:
-    """Workshop mode (app/ui/workshop.py) records attempts for a session that joined a class; it never raises here."""
+def workshop_hook(hook: str, *args) -> None:
+    """Call ``app.ui.workshop.<hook>(*args)`` (workshop mode: attempts, the follow-me banner); never raises here,
+    so a broken or unreachable class store cannot break an exercise or a walkthrough page."""
     try:
         from app.ui import workshop
 
@@ -22,7 +23,7 @@ def _workshop(hook: str, *args) -> None:
 
 def exercise_ui(key: str, ex: Exercise) -> None:
     with st.container(border=True):
-        _workshop("exercise_seen", key)
+        workshop_hook("exercise_seen", key)
         st.markdown(f"**Exercise.** {ex.question}")
         shown_key = f"{key}.hints_shown"
         shown = st.session_state.get(shown_key, 0)
@@ -35,7 +36,7 @@ def exercise_ui(key: str, ex: Exercise) -> None:
                 with st.spinner("Checking against the live model…"):
                     result = run_check(ex.check.fn, answer, ex.check.args)
                 (st.success if result.correct else st.error)(result.feedback)
-                _workshop("exercise_checked", key, answer, result.correct)
+                workshop_hook("exercise_checked", key, answer, result.correct)
         if shown < len(ex.hints) and cols[2].button("Show a hint", key=f"{key}.hint"):
             st.session_state[shown_key] = shown + 1
             st.rerun()

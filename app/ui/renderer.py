@@ -7,7 +7,7 @@ import streamlit as st
 from app import widgets, zoo
 from app.content import ContentErrors, Walkthrough, load_walkthrough, walkthrough_path
 from app.ui import faults
-from app.ui.exercise import exercise_ui
+from app.ui.exercise import exercise_ui, workshop_hook
 from app.ui.widgets import UI
 
 
@@ -53,20 +53,8 @@ def _widget(block) -> None:
         st.caption(block.caption)
 
 
-def _workshop_banner(wid: str) -> None:
-    """Workshop mode: a joined student's "follow your teacher" banner (app/ui/workshop.py); never breaks the page."""
-    try:
-        from app.ui.workshop import walkthrough_hook
-
-        walkthrough_hook(wid)
-    except Exception:
-        import logging
-
-        logging.getLogger(__name__).exception("workshop banner failed")
-
-
 def render(wt: Walkthrough) -> None:
-    _workshop_banner(wt.id)
+    workshop_hook("walkthrough_hook", wt.id)  # a joined student's follow-me banner
     _toc(wt)
     _header(wt)
     for section in wt.sections:
