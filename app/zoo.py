@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import os
 import threading
+import time
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
@@ -44,9 +45,28 @@ class UnknownModelError(KeyError):
         return self.args[0]
 
 
+def _scan(stamp: tuple) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(transformers, toy models) in ``models/``; one directory scan per stamp."""
+    if _SCAN[0] != stamp:
+        folders = [p for p in MODELS_DIR.iterdir() if p.is_dir()]
+        models = tuple(sorted(p.name for p in folders if (p / "config.json").is_file()))
+        toys = tuple(sorted(p.name for p in folders if (p / "card.md").is_file() and not (p / "config.json").is_file()))
+        _SCAN[:] = [stamp, (models, toys)]
+    return _SCAN[1]
+
+
+_SCAN: list = [None, ((), ())]  # [stamp, result]: every widget asks names() on every rerun
+
+
+def _listing() -> tuple[tuple[str, ...], tuple[str, ...]]:
+    # models/ changes its mtime when a folder appears or goes; a recipe writing config.json into a folder it
+    # made earlier does not, so the listing also expires every 2 s
+    return _scan((MODELS_DIR.stat().st_mtime_ns, int(time.monotonic() // 2)))
+
+
 def names() -> list[str]:
     """Every shipped model, sorted."""
-    return sorted(p.name for p in MODELS_DIR.iterdir() if (p / "config.json").is_file())
+    return list(_listing()[0])
 
 
 def model_dir(name: str) -> Path:
@@ -62,7 +82,7 @@ def toy_names() -> list[str]:
 
     They never go through ``load``: their own analysis module reads their result files.
     """
-    return sorted(p.name for p in MODELS_DIR.iterdir() if (p / "card.md").is_file() and not (p / "config.json").is_file())
+    return list(_listing()[1])
 
 
 def toy_dir(name: str) -> Path:

@@ -3,12 +3,13 @@
 import json
 
 import pytest
+import torch
 from pydantic import ValidationError
 
 from app import widgets
 from app.exercises import parse_head, validate_args
 from app.prompts import clean, token_label
-from app.ui.cvis import safe_json, view_html
+from app.ui.cvis import attention_props, props_json, safe_json, view_html
 
 
 @pytest.mark.parametrize("text,want", [("L0H3", (0, 3)), ("l1h7", (1, 7)), ("0.3", (0, 3)), ("1, 2", (1, 2)),
@@ -35,6 +36,19 @@ def test_safe_json_cannot_close_script():
     assert json.loads(s)["tokens"][0] == "</script><script>alert(1)</script>"
     page = view_html("AttentionPatterns", tokens=["</script>"], attention=[[1.0]])
     assert page.count("</script>") == 1 and "unpkg" not in page and "/app/static/circuitsvis-" in page
+
+
+def test_precomputed_props_are_script_safe_and_rounded():
+    """Cached computes store props_json text; escaping the JSON text must equal escaping the values."""
+    tokens = ["</script><script>alert(1)</script>", "a&b", "\u2028", "é😀"]
+    text = props_json(tokens=tokens, values=[0.5, 1.0, 0.0, 0.25])
+    assert "<" not in text and ">" not in text and "&" not in text and "\u2028" not in text
+    assert json.loads(text) == {"tokens": tokens, "values": [0.5, 1.0, 0.0, 0.25]}
+    pattern = torch.tensor([[[1.0, 0.0], [0.123456, 0.876544]]])  # (head, query, key)
+    att = json.loads(attention_props(tokens[:2], pattern, ["L0H0"]))
+    assert att["attention"] == [[[1.0, 0.0], [0.1235, 0.8765]]] and att["attentionHeadNames"] == ["L0H0"]
+    page = view_html("AttentionPatterns", props=text)
+    assert page.count("</script>") == 1 and text in page
 
 
 def test_widget_params_validate_ranges_and_models():

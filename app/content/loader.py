@@ -8,6 +8,8 @@ every model is in the zoo, and that every exercise check is registered.
 from __future__ import annotations
 
 import os
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -145,8 +147,54 @@ def _semantic_errors(name: str, wt: Walkthrough, index: dict) -> list[ContentErr
     return errors
 
 
+class _StatCache:
+    """A small LRU of parsed files, keyed by what would change them: path, size, mtime (and folders' mtimes).
+
+    Every page view used to re-parse YAML: the navigation loads all 12 walkthroughs each rerun, so parsing was
+    about 37% of a page render's CPU (py-spy on the real server; bench/render.py measures the render). Parsed
+    walkthroughs are frozen pydantic models, shared read-only between sessions. Errors are not cached.
+    """
+
+    def __init__(self, size: int = 64):
+        self._items: OrderedDict = OrderedDict()
+        self._size = size
+        self._lock = threading.Lock()
+
+    def get(self, key, make):
+        with self._lock:
+            if key in self._items:
+                self._items.move_to_end(key)
+                return self._items[key]
+        value = make()  # outside the lock: two sessions may both parse once, neither waits on the other
+        with self._lock:
+            self._items[key] = value
+            while len(self._items) > self._size:
+                self._items.popitem(last=False)
+        return value
+
+
+_CACHE = _StatCache()
+
+
+def _stamp(path: Path) -> tuple:
+    try:
+        st = path.stat()
+    except OSError:
+        return (str(path), None)
+    return (str(path), st.st_size, st.st_mtime_ns)
+
+
 def load_walkthrough(path: Path) -> Walkthrough:
-    """Read, validate and cross-check one walkthrough; raises ContentErrors listing every problem."""
+    """Read, validate and cross-check one walkthrough; raises ContentErrors listing every problem.
+
+    Cached by the file's size and mtime and by the models folder's mtime (the cross-checks read the zoo).
+    """
+    from app import zoo
+
+    return _CACHE.get(("wt", _stamp(path), _stamp(zoo.MODELS_DIR)), lambda: _load_walkthrough(path))
+
+
+def _load_walkthrough(path: Path) -> Walkthrough:
     data, index = read_yaml(path)
     name = path.name
     if not isinstance(data, dict):
@@ -164,9 +212,13 @@ def load_walkthrough(path: Path) -> Walkthrough:
 
 
 def load_index(content_dir: Path | None = None) -> Index:
-    """The catalogue index (content/index.yaml)."""
+    """The catalogue index (content/index.yaml), cached by its stat and its folder's (which files exist)."""
     content_dir = content_dir or content_root()
     path = content_dir / "index.yaml"
+    return _CACHE.get(("index", _stamp(path), _stamp(content_dir)), lambda: _load_index(content_dir, path))
+
+
+def _load_index(content_dir: Path, path: Path) -> Index:
     data, index = read_yaml(path)
     try:
         idx = Index.model_validate(data)

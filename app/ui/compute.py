@@ -14,6 +14,7 @@ from app import prompts, zoo
 from app.analysis import circuits
 from app.analysis.skip_trigrams import skip_trigrams as _skip_trigrams
 from app.prompts import token_label
+from app.ui import cvis
 
 CACHE = dict(max_entries=256, show_spinner=False)
 N_SPECIAL = 3  # BOS, PAD, UNK come first in the vocabulary
@@ -47,7 +48,9 @@ def attention(model_name: str, text: str, layer: int) -> dict:
         with torch.no_grad():
             _, cache = model.run_with_cache(prompt.tokens[None], names_filter=lambda n: n == name)
         pattern = cache[name][0]  # (head, query, key)
-        return {"tokens": _labels(model, prompt.tokens), "pattern": pattern.tolist(), "notes": list(prompt.notes)}
+        labels = _labels(model, prompt.tokens)
+        names = [f"L{layer}H{h}" for h in range(pattern.shape[0])]
+        return {"tokens": labels, "cvis": cvis.attention_props(labels, pattern, names), "notes": list(prompt.notes)}
 
 
 @st.cache_data(**CACHE)

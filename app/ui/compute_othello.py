@@ -10,6 +10,7 @@ from app import zoo
 from app.analysis import othello as ao
 from app.tasks import othello as oth
 from app.training.othello_measure import load_probes
+from app.ui import cvis
 from app.ui.compute import CACHE
 
 N_SAMPLES = 6  # sample games offered on the board
@@ -88,4 +89,4 @@ def attention(model_name: str, moves: tuple[int, ...], layer: int) -> dict:
     tokens = torch.from_numpy(oth.encode(list(moves)))[None]
     with zoo.use(model_name) as model, torch.no_grad():
         _, cache = model.run_with_cache(tokens, names_filter=lambda n: n == name)
-    return {"tokens": labels, "pattern": cache[name][0].tolist()}
+    return {"tokens": labels, "cvis": cvis.attention_props(labels, cache[name][0])}

@@ -67,15 +67,41 @@ _LOADER = """
 """
 
 
-def view_html(component: str, **props) -> str:
+def props_json(**props) -> str:
+    """A component's props as script-safe JSON, made once: cached computes store this string.
+
+    Serialising a layer's attention (8 heads x 111 x 111) three times (circuitsvis' ``convert_props``,
+    a parse, the escaping dump) on every rerun was a third of a page render's CPU (py-spy, bench/render.py).
+    ``<``, ``>``, ``&`` and the line separators can only occur inside JSON strings, where their ``\\u``
+    escapes mean the same characters, so escaping the text itself is exact.
+    """
+    text = convert_props(props)
+    for ch, esc in (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026"), ("\u2028", "\\u2028"), ("\u2029", "\\u2029")):
+        text = text.replace(ch, esc)
+    return text
+
+
+def attention_props(tokens: list[str], pattern, head_names: list[str] | None = None) -> str:
+    """``props_json`` for AttentionPatterns from a (head, query, key) tensor, rounded to 4 decimals.
+
+    Full float32 reprs made the biggest page message 5.6 MB; 4 decimals draw the same picture.
+    """
+    props = {"tokens": tokens, "attention": pattern.double().round(decimals=4).tolist()}
+    if head_names is not None:
+        props["attentionHeadNames"] = head_names
+    return props_json(**props)
+
+
+def view_html(component: str, props: str | None = None, **kwargs) -> str:
     """A standalone HTML document rendering one circuitsvis React component.
 
+    ``props`` is a ``props_json`` string; otherwise the keyword arguments are the props.
     The bundle is fetched once per page: the first figure stores the download's promise on
     the parent window and every other figure reuses it (``<script src>`` in several iframes
     loading at once fetched it twice in Chromium, measured in tests/test_browser.py).
     """
     div = "cv-" + uuid.uuid4().hex[:12]
-    payload = safe_json(json.loads(convert_props(props)))
+    payload = props if props is not None else props_json(**kwargs)
     script = (_LOADER.replace("VERSION", safe_json(circuitsvis.__version__)).replace("URL", safe_json(BUNDLE_URL))
               .replace("DIV", safe_json(div)).replace("COMPONENT", safe_json(component)).replace("PROPS", payload))
     return (
@@ -84,7 +110,7 @@ def view_html(component: str, **props) -> str:
     )
 
 
-def show(component: str, height: int = 500, **props) -> None:
-    """Render a circuitsvis component in an iframe."""
+def show(component: str, height: int = 500, props: str | None = None, **kwargs) -> None:
+    """Render a circuitsvis component in an iframe (``props``: a ``props_json`` string, or keyword props)."""
     ensure_bundle()
-    st.iframe(view_html(component, **props), height=height)
+    st.iframe(view_html(component, props, **kwargs), height=height)

@@ -98,8 +98,7 @@ def attention_ui(key: str, defaults: AttentionParams) -> None:
     if result is None:
         return
     _notes(result["notes"])
-    cvis.show("AttentionPatterns", height=620, tokens=result["tokens"], attention=result["pattern"],
-              attentionHeadNames=[f"L{params.layer}H{h}" for h in range(len(result["pattern"]))])
+    cvis.show("AttentionPatterns", height=620, props=result["cvis"])
     show_code(params)
 
 

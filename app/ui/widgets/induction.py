@@ -33,7 +33,7 @@ def _repeated_view(result: dict | None) -> None:
     """One layer's attention on the repeated sequence, then every head's detector scores."""
     if result is None:
         return
-    cvis.show("AttentionPatterns", height=540, tokens=result["tokens"], attention=result["pattern"])
+    cvis.show("AttentionPatterns", height=540, props=result["cvis"])
     _detector_table(result["table"])
 
 

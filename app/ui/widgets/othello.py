@@ -247,7 +247,7 @@ def othello_attention_ui(key: str, defaults: OthelloAttentionParams) -> None:
         return
     r = _compute(co.attention, params.model, tuple(params.move_list), params.layer)
     if r is not None:
-        cvis.show("AttentionPatterns", height=560, tokens=r["tokens"], attention=r["pattern"])
+        cvis.show("AttentionPatterns", height=560, props=r["cvis"])
         st.caption("Tokens are moves: number, colour (● black, ○ white) and square.")
     show_code(params)
 
