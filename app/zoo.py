@@ -35,6 +35,7 @@ torch.set_num_threads(TORCH_THREADS)
 _models: dict[tuple[str, int | None], object] = {}
 _locks: dict[tuple[str, int | None], threading.RLock] = {}
 _registry_lock = threading.Lock()
+_build_locks: dict[tuple[str, int | None], threading.Lock] = {}  # one per model: first loads of different models overlap
 _load_counts: dict[tuple[str, int | None], int] = {}  # how often each model was built (the load bench: once)
 
 
@@ -183,11 +184,18 @@ def _load_uncached(name: str, checkpoint: int | None):
 def load(name: str, checkpoint: int | None = None):
     """The shared eval-mode bridge for ``name`` (final weights, or a training checkpoint's)."""
     key = (name, checkpoint)
-    with _registry_lock:
+    model = _models.get(key)
+    if model is not None:
+        return model
+    _weights_path(name, checkpoint)  # unknown names and steps raise here, before they get a lock
+    with _registry_lock:  # held for a dict lookup only: a slow first load must not stall sessions on other models
+        build_lock = _build_locks.setdefault(key, threading.Lock())
+    with build_lock:
         if key not in _models:
-            _models[key] = _load_uncached(name, checkpoint)
+            built = _load_uncached(name, checkpoint)
             _locks[key] = threading.RLock()
             _load_counts[key] = _load_counts.get(key, 0) + 1
+            _models[key] = built  # published last: whoever sees it also finds its lock
         return _models[key]
 
 

@@ -24,6 +24,36 @@ def test_load_is_cached():
     assert zoo.load("attn-only-2l") is zoo.load("attn-only-2l")
 
 
+def test_concurrent_first_loads_build_each_model_once(monkeypatch):
+    """Sessions arriving together at a cold server: one build per model, and a slow first build of one
+    model does not hold up the first load of another (the build lock is per model, not global)."""
+    import threading
+
+    built, started, release, waited = [], threading.Event(), threading.Event(), []
+    real = zoo._load_uncached
+
+    def slow(name, checkpoint):
+        built.append(name)
+        if name == "attn-only-1l":
+            started.set()
+            waited.append(release.wait(20))  # False if the other load could not finish meanwhile
+        return real(name, checkpoint)
+
+    for store in (zoo._models, zoo._locks, zoo._build_locks):
+        for key in [("attn-only-1l", None), ("attn-only-2l", None)]:
+            monkeypatch.delitem(store, key, raising=False)
+    monkeypatch.setattr(zoo, "_load_uncached", slow)
+    with ThreadPoolExecutor(8) as pool:
+        slow_loads = [pool.submit(zoo.load, "attn-only-1l") for _ in range(6)]
+        assert started.wait(20)
+        other = zoo.load("attn-only-2l")  # while attn-only-1l is still being built
+        release.set()
+        first = {id(f.result()) for f in slow_loads}
+    assert waited == [True]
+    assert len(first) == 1 and sorted(built) == ["attn-only-1l", "attn-only-2l"]
+    assert other is zoo.load("attn-only-2l")
+
+
 def _ablated_loss(name, tokens, head):
     """Zero-ablate one layer-0 head with a hook and return the loss (hooked run)."""
 
