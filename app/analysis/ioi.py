@@ -106,13 +106,14 @@ def top_tokens(model, tok, ids: list[int], k: int = 8) -> list[tuple[str, float,
 
 @dataclass(frozen=True)
 class DLA:
-    """Direct logit attribution of IO - S at END: per head (L, H) and per layer x source position (L, T)."""
+    """Direct logit attribution of IO - S at END: per head (L, H), per layer x source position (L, T), per MLP (L,)."""
 
     heads: torch.Tensor  # (L, H)
     layer_src: torch.Tensor  # (L, T)
     embed: float  # token + position embeddings at END
     bias: float  # attention output biases, the final LayerNorm's bias and the unembedding bias
-    total: float  # the model's mean logit difference: heads.sum() + embed + bias add up to it
+    total: float  # the model's mean logit difference: heads.sum() + mlp.sum() + embed + bias add up to it
+    mlp: torch.Tensor | None = None  # (L,) each MLP's output at END; None for attention-only models
 
 
 @torch.no_grad()
@@ -121,6 +122,8 @@ def dla(model, batch: Batch) -> DLA:
     L = model.cfg.n_layers
     names = [f"blocks.{l}.attn.hook_{k}" for l in range(L) for k in ("z", "pattern", "v")]
     names += ["ln_final.hook_in", "hook_embed", "hook_pos_embed"]
+    has_mlp = not getattr(model.cfg, "attn_only", False)
+    names += [f"blocks.{l}.hook_mlp_out" for l in range(L)] if has_mlp else []
     logits, cache = model.run_with_cache(batch.tokens, names_filter=lambda n: n in names)
     resid = cache["ln_final.hook_in"][:, -1]  # (N, d)
     scale = (resid - resid.mean(-1, keepdim=True)).pow(2).mean(-1, keepdim=True).add(model.cfg.eps).sqrt()  # (N, 1)
@@ -141,6 +144,7 @@ def dla(model, batch: Batch) -> DLA:
         v = cache[f"blocks.{l}.attn.hook_v"]  # (N, T, H, dh)
         per_src = torch.einsum("nhk,nkhe,hed->nkd", pattern, v, model.W_O[l])  # (N, T, d), summed over heads
         layer_src.append(project(per_src).mean(0))  # (T,)
+    mlp = torch.stack([project(cache[f"blocks.{l}.hook_mlp_out"][:, -1]).mean() for l in range(L)]) if has_mlp else None
     emb = project(cache["hook_embed"][:, -1] + cache["hook_pos_embed"][:, -1]).mean().item()
     n = batch.tokens.shape[0]
     b_o = project(model.b_O.sum(0).expand(n, -1)).mean().item()  # every layer's output bias
@@ -148,7 +152,8 @@ def dla(model, batch: Batch) -> DLA:
     b_ln = model.ln_final.bias if getattr(model.ln_final, "bias", None) is not None else torch.zeros(model.cfg.d_model)
     b_u = model.b_U[batch.io] - model.b_U[batch.s]  # (N,)
     bias = b_o + (b_ln @ w_u + b_u).mean().item()
-    return DLA(torch.stack(heads), torch.stack(layer_src), emb, bias, logit_diff(logits, batch.io, batch.s).mean().item())
+    return DLA(torch.stack(heads), torch.stack(layer_src), emb, bias, logit_diff(logits, batch.io, batch.s).mean().item(),
+               mlp)
 
 
 @torch.no_grad()

@@ -2,6 +2,8 @@
 
 Every model run holds the zoo's lock for the model; results are plain lists / dicts for the cache.
 The measurements themselves are ``app.analysis.ioi`` (Wang et al. 2022, https://arxiv.org/abs/2211.00593).
+``dla`` and ``patch`` also run on the optional hub model (``HUB_MODEL``, GPT-2 small via ``app.hub``): the
+same analysis functions, on a batch tokenized by the hub model's own tokenizer.
 """
 
 from __future__ import annotations
@@ -10,10 +12,27 @@ import streamlit as st
 import torch
 from tokenizers import Tokenizer
 
-from app import prompts, zoo
+from contextlib import contextmanager
+
+from app import hub, prompts, zoo
 from app.analysis import ioi as A
 from app.tasks import ioi
 from app.ui.compute import CACHE
+from app.widgets.ioi import HUB_MODEL
+
+
+@contextmanager
+def _model_and_batch(model_name: str, template: int, order: str):
+    """(model, batch, corrupt(batch, kind) -> tokens) under the model's lock, for a zoo model or the hub model."""
+    if model_name == HUB_MODEL:
+        with hub.use() as model:  # HubUnavailable (a ValueError) when hub models are off or unreachable
+            batch = hub.standard_batch(model, template, order)
+            yield model, batch, lambda kind: hub.corrupted(model, batch, kind)
+        return
+    tok = word_tokenizer(model_name)
+    batch = A.standard_batch(tok, template, order)
+    with zoo.use(model_name) as model:
+        yield model, batch, lambda kind: A.corrupted(tok, batch, kind)
 
 
 @st.cache_resource(max_entries=4, show_spinner=False)
@@ -54,25 +73,24 @@ def prompt_run(model_name: str, text: str, io: str, s: str, k: int = 10) -> dict
 
 @st.cache_data(**CACHE)
 def dla(model_name: str, template: int, order: str) -> dict:
-    tok = word_tokenizer(model_name)
-    batch = A.standard_batch(tok, template, order)
-    with zoo.use(model_name) as model:
+    with _model_and_batch(model_name, template, order) as (model, batch, _):
         d = A.dla(model, batch)
     return {"heads": d.heads.tolist(), "layer_src": d.layer_src.tolist(), "labels": batch.labels,
-            "embed": d.embed, "total": d.total, "example": batch.prompts[0].text}
+            "mlp": None if d.mlp is None else d.mlp.tolist(), "embed": d.embed, "total": d.total,
+            "example": batch.prompts[0].text, "n": len(batch.prompts)}
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
 def patch(model_name: str, template: int, order: str, corruption: str, site: str) -> dict:
     """Noising sweep; the progress bar lives inside the cached function (a cache hit replays no bar)."""
-    tok = word_tokenizer(model_name)
-    batch = A.standard_batch(tok, template, order)
-    bad = A.corrupted(tok, batch, corruption)
     text = "Patching, one layer at a time…"
     bar = st.progress(0.0, text=text)
-    with zoo.use(model_name) as model:
-        p = A.patch(model, batch, bad, site=site, progress=lambda f: bar.progress(min(f, 1.0), text=f"{text} {f:.0%}"))
-    bar.empty()
+    try:
+        with _model_and_batch(model_name, template, order) as (model, batch, corrupt):
+            p = A.patch(model, batch, corrupt(corruption), site=site,
+                        progress=lambda f: bar.progress(min(f, 1.0), text=f"{text} {f:.0%}"))
+    finally:
+        bar.empty()
     return {"values": p.values.tolist(), "labels": batch.labels, "clean": p.clean, "corrupted": p.corrupted,
             "example": batch.prompts[0].text, "example_bad": ioi.corrupt(batch.prompts[0], corruption).text}
 

@@ -18,6 +18,7 @@ from app.tasks import ioi
 from app.widgets.base import MAX_TEXT_CHARS, WidgetParams, known_model
 
 IOI_MODELS = ("ioi-small", "ioi-shortcut")
+HUB_MODEL = "gpt2"  # the optional hub model (app.hub; GPT-2 small); DLA and patching accept it too
 
 _SETUP = """from app.analysis import ioi as A
 from app.tasks import ioi
@@ -75,20 +76,52 @@ class IOIPromptParams(IOIParams):
                 "print([(tok.id_to_token(int(i)), round(float(v), 2)) for v, i in zip(top.values, top.indices)])\n")
 
 
-class IOIDLAParams(IOIParams):
+class _HubOK(IOIParams):
+    """Accepts the hub model too (``HUB_MODEL``); whether it can be loaded is checked when it runs."""
+
+    @field_validator("model")
+    @classmethod
+    def _known_model(cls, v: str) -> str:  # the base class's zoo check, with the hub model let through
+        return v if v == HUB_MODEL else known_model(v)
+
+    @field_validator("model")
+    @classmethod
+    def _ioi(cls, v: str) -> str:
+        return v if v == HUB_MODEL else ioi_model(v)
+
+    @model_validator(mode="after")
+    def _in_range(self):  # no zoo config for the hub model (and no layer fields to check here)
+        return self if self.model == HUB_MODEL else super()._in_range()
+
+    def code(self) -> str:
+        return self._code() if self.model == HUB_MODEL else super().code()
+
+    def _batch_code(self) -> str:
+        if self.model != HUB_MODEL:
+            return super()._batch_code()
+        return ("from app import hub\nfrom app.analysis import ioi as A\n"
+                "model = hub.load()  # GPT-2 small via TransformerBridge.boot_transformers (INTERP_READER_HUB=1)\n"
+                f"batch = hub.standard_batch(model, template={self.template}, order={self.order!r})"
+                "  # tokenized by GPT-2's BPE, one layout\n")
+
+
+class IOIDLAParams(_HubOK):
     def _code(self) -> str:
         return (self._batch_code() + "d = A.dla(model, batch)  # through ln_final, onto W_U[IO] - W_U[S]\n"
                 "print(d.heads)  # (n_layers, n_heads): each head's direct push towards IO over S at END\n"
-                "print(d.layer_src)  # (n_layers, seq): the same per layer, split by the source token attended\n")
+                "print(d.layer_src)  # (n_layers, seq): the same per layer, split by the source token attended\n"
+                "print(d.mlp)  # (n_layers,) each MLP's direct push (None for attention-only models)\n")
 
 
-class IOIPatchParams(IOIParams):
+class IOIPatchParams(_HubOK):
     corruption: Literal["abc", "swap"] = Field(default="abc", description="ABC: three fresh names; swap: IO <-> S.")
     site: Literal["resid_pre", "z"] = Field(default="resid_pre",
                                             description="resid_pre: residual stream by layer x position; z: head outputs.")
 
     def _code(self) -> str:
-        return (self._batch_code() + f"bad = A.corrupted(tok, batch, {self.corruption!r})  # same layout, corrupted names\n"
+        bad = (f"hub.corrupted(model, batch, {self.corruption!r})" if self.model == HUB_MODEL
+               else f"A.corrupted(tok, batch, {self.corruption!r})")
+        return (self._batch_code() + f"bad = {bad}  # same layout, corrupted names\n"
                 f"p = A.patch(model, batch, bad, site={self.site!r})  # transformer_lens.patching, noising direction\n"
                 "print(p.values)  # 0 = no effect, -1 = the logit difference falls to the corrupted run's\n")
 

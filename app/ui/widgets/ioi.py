@@ -12,15 +12,33 @@ from app.tasks import ioi
 from app.ui import compute_ioi as ci
 from app.ui.params import commit, from_url, seed, show_code, state_key
 from app.ui.widgets.framework import _compute, _heatmap, _notes
-from app.widgets.ioi import IOI_MODELS, IOICompareParams, IOIDLAParams, IOIHeadsParams, IOIPatchParams, IOIPromptParams
+from app.widgets.ioi import HUB_MODEL, IOI_MODELS, IOICompareParams, IOIDLAParams, IOIHeadsParams, IOIPatchParams, IOIPromptParams
 
 
-def _model_select(key: str, field: str = "model", label: str = "Model") -> str:
-    options = [m for m in IOI_MODELS if m in zoo.names()]
+def _model_select(key: str, field: str = "model", label: str = "Model", hub_ok: bool = False) -> str:
+    options = [m for m in IOI_MODELS if m in zoo.names()] + ([HUB_MODEL] if hub_ok else [])
     sk = state_key(key, field)
     if st.session_state.get(sk) not in options:
         st.session_state[sk] = options[0]
-    return st.selectbox(label, options, key=sk)
+    return st.selectbox(label, options, key=sk, format_func=lambda m: f"{m} (GPT-2 small, hub model)"
+                        if m == HUB_MODEL else m)
+
+
+def _hub_off(model: str) -> bool:
+    """True (and a message in place) when ``model`` is the hub model and hub models are off."""
+    if model != HUB_MODEL or hub.enabled():
+        return False
+    st.info(f"Unavailable: GPT-2 small is a hub model, and hub models are off (offline by default). Start the app "
+            f"with {hub.ENV}=1 on a machine with internet access to run this view on it.", icon=":material/cloud_off:")
+    return True
+
+
+def _run(model: str, fn, *args):
+    """``_compute``, with a loading spinner when the hub model may have to be downloaded first."""
+    if model != HUB_MODEL:
+        return _compute(fn, *args)
+    with st.spinner("Running on GPT-2 small (downloaded once, then kept in memory)…"):
+        return _compute(fn, *args)
 
 
 def _template_label(i: int) -> str:
@@ -103,16 +121,17 @@ def _hub_view(key: str, text: str, io: str, s: str) -> None:
 
 def ioi_dla_ui(key: str, defaults: IOIDLAParams) -> None:
     seed(key, from_url(key, defaults))
-    model = _model_select(key)
+    model = _model_select(key, hub_ok=True)
     template, order = _layout(key)
     params = commit(key, defaults, {"model": model, "template": template, "order": order})
-    if params is None:
+    if params is None or _hub_off(params.model):
         return
-    r = _compute(ci.dla, params.model, params.template, params.order)
+    r = _run(params.model, ci.dla, params.model, params.template, params.order)
     if r is None:
         return
-    st.caption(f"16 prompts like: “{r['example']}”. Mean logit difference {r['total']:.2f}; "
-               f"embeddings contribute {r['embed']:+.2f} directly.")
+    mlp = "" if r["mlp"] is None else ", the MLPs " + ", ".join(f"{v:+.2f}" for v in r["mlp"]) + " (layer 0 first)"
+    st.caption(f"{r['n']} prompts like: “{r['example']}”. Mean logit difference {r['total']:.2f}; "
+               f"embeddings contribute {r['embed']:+.2f} directly{mlp}.")
     st.plotly_chart(_head_grid(r["heads"], "Direct logit attribution per head (IO − S, at END)"), key=f"{key}-heads")
     L = len(r["layer_src"])
     fig = _heatmap(r["layer_src"], r["labels"], [str(l) for l in range(L)],
@@ -124,7 +143,7 @@ def ioi_dla_ui(key: str, defaults: IOIDLAParams) -> None:
 
 def ioi_patching_ui(key: str, defaults: IOIPatchParams) -> None:
     seed(key, from_url(key, defaults))
-    model = _model_select(key)
+    model = _model_select(key, hub_ok=True)
     template, order = _layout(key)
     cols = st.columns(2)
     corruption = cols[0].radio("Corrupted prompt", ["abc", "swap"], key=state_key(key, "corruption"), horizontal=True,
@@ -133,9 +152,9 @@ def ioi_patching_ui(key: str, defaults: IOIPatchParams) -> None:
                          format_func={"resid_pre": "residual stream (layer × position)", "z": "head outputs"}.get)
     params = commit(key, defaults, {"model": model, "template": template, "order": order, "corruption": corruption,
                                     "site": site})
-    if params is None:
+    if params is None or _hub_off(params.model):
         return
-    r = _compute(ci.patch, params.model, params.template, params.order, params.corruption, params.site)
+    r = _run(params.model, ci.patch, params.model, params.template, params.order, params.corruption, params.site)
     if r is None:
         return
     st.caption(f"Clean: “{r['example']}” (logit diff {r['clean']:.2f}); corrupted: “{r['example_bad']}” "
