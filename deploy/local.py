@@ -8,6 +8,7 @@ everything. tests/test_deploy.py uses the same functions.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import re
 import shutil
 import subprocess
@@ -16,6 +17,7 @@ import time
 from pathlib import Path
 
 from bench.load import free_port, start_server, wait_healthy
+from deploy.warm import warm
 
 DEPLOY = Path(__file__).resolve().parent
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
@@ -54,11 +56,17 @@ def start_nginx(conf: Path) -> subprocess.Popen:
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
 
-def start(replicas: int, listen: int, prefix: Path, stats_dir: Path | None = None):
-    """(nginx process, replica processes, stats files): replicas first, then the proxy, all healthy."""
+def start(replicas: int, listen: int, prefix: Path, stats_dir: Path | None = None, warm_up: bool = False):
+    """(nginx process, replica processes, stats files): replicas first, then the proxy, all healthy.
+
+    ``warm_up``: open every page on each replica directly (not through the proxy, which would pick one).
+    """
     ports = [free_port() for _ in range(replicas)]
     stats = [str((stats_dir or prefix) / f"stats-{p}.json") for p in ports]
     procs = [start_server(p, s) for p, s in zip(ports, stats)]
+    if warm_up:
+        for p in ports:
+            asyncio.run(warm(f"http://127.0.0.1:{p}"))
     proxy = start_nginx(render_conf(ports, listen, prefix))
     wait_healthy(f"http://127.0.0.1:{listen}", proxy)
     return proxy, procs, stats
@@ -78,9 +86,10 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--replicas", type=int, default=2)
     ap.add_argument("--port", type=int, default=8600)
+    ap.add_argument("--cold", action="store_true", help="skip the warm-up visit of every page on each replica")
     a = ap.parse_args()
     prefix = Path(tempfile.mkdtemp(prefix="interp-nginx-"))
-    proxy, procs, _ = start(a.replicas, a.port, prefix)
+    proxy, procs, _ = start(a.replicas, a.port, prefix, warm_up=not a.cold)
     print(f"http://127.0.0.1:{a.port}  ({a.replicas} replicas: pids {[p.pid for p in procs]}; nginx files in {prefix})")
     try:
         while all(p.poll() is None for p in [proxy, *procs]):
