@@ -6,7 +6,7 @@ import streamlit as st
 
 from app import widgets, zoo
 from app.content import ContentErrors, Walkthrough, load_walkthrough, walkthrough_path
-from app.ui import faults
+from app.ui import faults, rerun
 from app.ui.exercise import exercise_ui, workshop_hook
 from app.ui.widgets import UI
 
@@ -41,6 +41,8 @@ def _header(wt: Walkthrough) -> None:
 
 @st.fragment  # a control change reruns only its own view, not the whole page (bench/load.py measures it)
 def _widget(block) -> None:
+    if rerun.superseded():  # a newer change of this view is queued: let that run do the work
+        return
     defaults = widgets.REGISTRY[block.widget].model_validate(block.args)
     try:
         UI[block.widget](block.widget_key, defaults)
