@@ -63,7 +63,8 @@ def start(replicas: int, listen: int, prefix: Path, stats_dir: Path | None = Non
     """
     ports = [free_port() for _ in range(replicas)]
     stats = [str((stats_dir or prefix) / f"stats-{p}.json") for p in ports]
-    procs = [start_server(p, s) for p, s in zip(ports, stats)]
+    # behind the proxy: the workshop rate limit reads the address nginx saw (app/workshop/codes.client_address)
+    procs = [start_server(p, s, env={"INTERP_TRUST_PROXY": "1"}) for p, s in zip(ports, stats)]
     if warm_up:
         for p in ports:
             asyncio.run(warm(f"http://127.0.0.1:{p}"))

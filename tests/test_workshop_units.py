@@ -125,3 +125,14 @@ def test_storage_url_from_the_environment(monkeypatch, tmp_path):
     assert configured_url() == f"sqlite:///{tmp_path / 'workshop.sqlite3'}"
     monkeypatch.setenv("INTERP_READER_DATABASE_URL", "postgres://u:p@db:5432/interp")
     assert configured_url() == "postgresql+psycopg://u:p@db:5432/interp"  # psycopg 3, not psycopg2
+
+
+def test_client_address_behind_a_trusted_proxy_is_the_one_the_proxy_saw():
+    """A class behind nginx must not share one rate-limit bucket; a visitor must not pick their own bucket."""
+    assert codes.client_address("10.0.0.2", None, trust_proxy=False) == "10.0.0.2"
+    # without trust, a forged header changes nothing
+    assert codes.client_address("10.0.0.2", "203.0.113.9", trust_proxy=False) == "10.0.0.2"
+    # nginx appends what it saw; the client-sent entries before it are ignored
+    assert codes.client_address("10.0.0.2", "1.2.3.4, 203.0.113.9", trust_proxy=True) == "203.0.113.9"
+    assert codes.client_address("10.0.0.2", " ", trust_proxy=True) == "10.0.0.2"
+    assert codes.client_address(None, None, trust_proxy=True) is None

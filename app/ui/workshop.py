@@ -10,6 +10,7 @@ they are shown through dataframes, metrics and escaped Markdown, never as HTML.
 from __future__ import annotations
 
 import logging
+import os
 import re
 import time
 
@@ -31,11 +32,16 @@ def md_escape(text: str) -> str:
     return _MD_SPECIAL.sub(r"\\\1", " ".join(str(text).split()))
 
 
+TRUST_PROXY = os.environ.get("INTERP_TRUST_PROXY", "") == "1"  # set behind deploy/nginx.conf (README "Deploying")
+
+
 def _client() -> str:
-    """Rate-limit bucket: the connection's address; on localhost (no address) this browser session."""
+    """Rate-limit bucket: the visitor's address (codes.client_address); on localhost (none) this browser session."""
     ip = st.context.ip_address
-    if isinstance(ip, str) and ip:
-        return ip
+    fwd = st.context.headers.get("X-Forwarded-For") if TRUST_PROXY else None
+    addr = codes.client_address(ip if isinstance(ip, str) else None, fwd, TRUST_PROXY)
+    if addr:
+        return addr
     from streamlit.runtime.scriptrunner import get_script_run_ctx
 
     ctx = get_script_run_ctx()

@@ -120,6 +120,21 @@ def secret_matches(secret: str, stored: str | None) -> bool:
     return hmac.compare_digest(digest(secret).encode(), stored.encode())
 
 
+def client_address(ip: str | None, forwarded_for: str | None, trust_proxy: bool) -> str | None:
+    """The visitor's address for the rate limit: the connection's, or behind a trusted proxy the one it saw.
+
+    Behind nginx every connection comes from the proxy, so a whole class would share one bucket. With
+    ``INTERP_TRUST_PROXY=1`` the last ``X-Forwarded-For`` entry is used: deploy/nginx.conf appends the
+    address it saw (``$proxy_add_x_forwarded_for``); earlier entries come from the client and are ignored.
+    Never set it without a proxy in front, or a visitor picks their own bucket.
+    """
+    if trust_proxy and forwarded_for:
+        last = forwarded_for.split(",")[-1].strip()
+        if last:
+            return last
+    return ip or None
+
+
 def client_key(client: str | None) -> str:
     """Rate-limit bucket for a client address; only its hash is stored (no personal data at rest)."""
     return hashlib.sha256(("ws-client:" + str(client or "unknown")).encode()).hexdigest()[:32]
