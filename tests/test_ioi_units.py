@@ -168,3 +168,23 @@ def test_distractor_prompts_name_a_third_person_after_s2(tok):
         assert p.other not in ioi.corrupt(p, "abc").slots
         assert len(ioi.encode(tok, ioi.corrupt(p, "abc").text)) == len(ids)
     assert not any(p.other for p in ioi.prompts(50, "test", seed=4, gaps=True))
+
+
+def test_name_and_subject_prefixes_and_the_induction_phase(tok):
+    """Prefix stories name only OTHER people (or only S); early steps are all repeated spans; docs fit the context."""
+    from dataclasses import replace
+
+    r = replace(recipe_mod.RECIPES["ioi-small"], ioi_fraction=1.0, repeat_fraction=0.0, name_prefix=0.5,
+                subject_prefix=0.5, induction_steps=10)
+    rng = np.random.default_rng(0)
+    counts = []
+    for text, io in recipe_mod.documents(r, rng, 200, step=50):
+        words = tok.encode(text).tokens
+        assert len(words) + 1 <= r.n_ctx + 1 and words[-2] == io
+        named = [w for w in words if w in ioi.NAMES]
+        counts.append(len(set(named)))
+        assert named.count(io) == 2  # the IO is named once, then answered: prefixes never name it
+    assert min(counts) == 2 and max(counts) >= 4  # subject-only prefixes, and stories about other people
+    early = recipe_mod.documents(r, rng, 50, step=5)
+    assert all(a is None for _, a in early)  # the induction phase: repeated spans only
+    assert all(t.split()[: len(t.split()) // 2] == t.split()[len(t.split()) // 2:] for t, _ in early)

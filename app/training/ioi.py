@@ -25,6 +25,7 @@ import argparse
 import json
 import math
 import platform
+import re
 import time
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
@@ -59,6 +60,10 @@ class IOIRecipe:
     distractor_fraction: float = 0.3  # share of IOI prompts naming a third person after S2 (circuit data)
     repeat_fraction: float = 0.3  # share that is a random span repeated twice (circuit data only)
     answer_weight: float = 1.0  # weight of the extra loss term on the IO token
+    name_prefix: float = 0.0  # share of IOI prompts preceded by a story about OTHER people (distractor names)
+    subject_prefix: float = 0.0  # share of IOI prompts preceded by 1-3 sentences about the subject S alone
+    induction_steps: int = 0  # first steps whose batches are all repeated spans (induction heads form first)
+    repeat_len: tuple[int, int] = (6, 20)  # length range of the repeated spans
     seed: int = 0
 
     def bridge_config(self, d_vocab: int) -> dict:
@@ -76,9 +81,40 @@ RECIPES = {
 }
 
 
-def documents(recipe: IOIRecipe, rng: np.random.Generator, n: int) -> list[tuple[str, str | None]]:
-    """``n`` training documents as (text, IO answer or None); an IOI document's text ends with its answer."""
+def _n_tokens(text: str) -> int:
+    return len(re.findall(ioi._SPLIT, text)) + 1  # + BOS
+
+
+def _name_prefix(p, rng: np.random.Generator, room: int) -> str:
+    """A short story about 1-3 people who are neither the prompt's IO nor its S, in at most ``room`` tokens."""
+    others = [x for x in ioi.NAMES if x not in (p.io, p.s)]
+    cast = int(rng.integers(1, 4))
+    text = ioi.story(rng, int(rng.integers(1, 4)), cast_size=max(2, cast), names=others) if cast > 1 else \
+        " ".join(str(rng.choice(ioi.STORY[:1] + ioi.STORY[5:7] + ioi.STORY[11:14])).format(
+            x=others[int(rng.integers(len(others)))], place=rng.choice(ioi.PLACES), obj=rng.choice(ioi.OBJECTS),
+            j=rng.choice(ioi.ADJS)) for _ in range(int(rng.integers(1, 3))))
+    return text if _n_tokens(text) <= room else ""
+
+
+_SOLO = [t for t in ioi.STORY if "{y}" not in t]  # story sentences about one person
+
+
+def _subject_prefix(p, rng: np.random.Generator, room: int) -> str:
+    """1-3 sentences about the subject S alone (S then occurs 3-5 times: copying every name in context
+    mostly copies S), in at most ``room`` tokens."""
+    text = " ".join(str(rng.choice(_SOLO)).format(x=p.s, place=rng.choice(ioi.PLACES), obj=rng.choice(ioi.OBJECTS),
+                                                   j=rng.choice(ioi.ADJS)) for _ in range(int(rng.integers(1, 4))))
+    return text if _n_tokens(text) <= room else ""
+
+
+def documents(recipe: IOIRecipe, rng: np.random.Generator, n: int, step: int | None = None) -> list[tuple[str, str | None]]:
+    """``n`` training documents as (text, IO answer or None); an IOI document's text ends with its answer.
+
+    During the first ``recipe.induction_steps`` steps (``step`` given), every document is a repeated span.
+    """
     naive = recipe.data == "naive"
+    if step is not None and step < recipe.induction_steps:
+        recipe = replace(recipe, ioi_fraction=0.0, repeat_fraction=1.0)
     kinds = rng.random(n)
     n_ioi = int((kinds < recipe.ioi_fraction).sum())
     ioi_prompts = iter(ioi.prompts(n_ioi, "train", seed=int(rng.integers(2**31)), gaps=not naive, prefix=not naive,
@@ -88,9 +124,17 @@ def documents(recipe: IOIRecipe, rng: np.random.Generator, n: int) -> list[tuple
     for u in kinds:
         if u < recipe.ioi_fraction:
             p = next(ioi_prompts)
+            # (no extra draws without prefixes: the older recipes' data streams stay as they were)
+            u2 = rng.random() if recipe.subject_prefix or recipe.name_prefix else 1.0
+            room = recipe.n_ctx - _n_tokens(f"{p.text} {p.io}.")
+            if u2 < recipe.subject_prefix:
+                p = replace(p, prefix=f"{_subject_prefix(p, rng, room)} {p.prefix}".strip())
+            elif u2 < recipe.subject_prefix + recipe.name_prefix:
+                p = replace(p, prefix=f"{_name_prefix(p, rng, room)} {p.prefix}".strip())
             docs.append((f"{p.text} {p.io}.", p.io))
         elif u < recipe.ioi_fraction + recipe.repeat_fraction:
-            span = " ".join(str(w) for w in rng.choice(words, size=int(rng.integers(6, 20))))
+            lo, hi = recipe.repeat_len
+            span = " ".join(str(w) for w in rng.choice(words, size=int(rng.integers(lo, hi))))
             docs.append((f"{span} {span}", None))
         elif naive:
             docs.append((" ".join(ioi.filler_sentence(rng) for _ in range(int(rng.integers(1, 4)))), None))
@@ -99,9 +143,9 @@ def documents(recipe: IOIRecipe, rng: np.random.Generator, n: int) -> list[tuple
     return docs
 
 
-def batch(recipe: IOIRecipe, tok, rng: np.random.Generator, n: int):
+def batch(recipe: IOIRecipe, tok, rng: np.random.Generator, n: int, step: int | None = None):
     """(tokens (n, T), targets (n, T) with -100 on padding, answer positions (n,), -1 where none)."""
-    docs = documents(recipe, rng, n)
+    docs = documents(recipe, rng, n, step)
     bos = tok.token_to_id(ioi.BOS)
     enc = [[bos, *e.ids][: recipe.n_ctx + 1] for e in tok.encode_batch([text for text, _ in docs])]
     T = max(len(e) for e in enc) - 1
@@ -110,7 +154,7 @@ def batch(recipe: IOIRecipe, tok, rng: np.random.Generator, n: int):
     ans = np.full(n, -1, dtype=np.int64)
     for i, (e, (_, io)) in enumerate(zip(enc, docs)):
         toks[i, : len(e) - 1], tgts[i, : len(e) - 1] = e[:-1], e[1:]
-        if io is not None:
+        if io is not None and len(e) - 3 < T and e[len(e) - 2] == tok.token_to_id(io):
             ans[i] = len(e) - 3  # ... END, IO, "." : the position whose target is the IO
     return torch.from_numpy(toks), torch.from_numpy(tgts), torch.from_numpy(ans)
 
@@ -130,6 +174,26 @@ def eval_logit_diff(model: PlainGPT, tok, prompts: list, device: str) -> dict:
     return {"logit_diff": round(diff.mean().item(), 4), "acc": round((diff > 0).float().mean().item(), 4)}
 
 
+def _repeat_probe(tok, device: str, half: int = 12) -> torch.Tensor:
+    """(16, 1 + 2*half) BOS + random words repeated once: the loss on the second copy tracks induction heads."""
+    from app.analysis.heads import repeated_tokens
+
+    vocab = list(range(len(ioi.SPECIAL_TOKENS), tok.get_vocab_size()))
+    return repeated_tokens(0, half, 16, 123, bos=tok.token_to_id(ioi.BOS), vocab=vocab).to(device)
+
+
+@torch.no_grad()
+def _repeat_loss(model: PlainGPT, toks: torch.Tensor) -> float:
+    """Mean next-token loss on the second copy of ``toks`` (about ln(vocab) without induction, near 0 with)."""
+    was = model.training
+    model.eval()
+    half = (toks.shape[1] - 1) // 2
+    logits = model(toks)[:, half + 1:-1]  # positions predicting tokens 2..half of the second copy
+    loss = F.cross_entropy(logits.flatten(0, 1), toks[:, half + 2:].flatten()).item()
+    model.train(was)
+    return round(loss, 4)
+
+
 def train_loop(recipe: IOIRecipe, device: str, log=print) -> tuple[dict, list[dict]]:
     torch.manual_seed(recipe.seed)
     rng = np.random.default_rng(recipe.seed)
@@ -139,16 +203,17 @@ def train_loop(recipe: IOIRecipe, device: str, log=print) -> tuple[dict, list[di
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, (s + 1) / recipe.warmup)
                                               * 0.5 * (1 + math.cos(math.pi * min(s, recipe.steps) / recipe.steps)))
     test = ioi.prompts(200, "test", seed=1)
+    rep = _repeat_probe(tok, device)
     curve = []
     started = time.time()
     for step in range(recipe.steps + 1):
         if step % max(1, recipe.steps // 20) == 0 or step == recipe.steps:
             curve.append({"step": step, "seconds": round(time.time() - started, 1),
-                          **eval_logit_diff(model, tok, test, device)})
+                          **eval_logit_diff(model, tok, test, device), "repeat_loss": _repeat_loss(model, rep)})
             log(f"step {step}: {curve[-1]}")
         if step == recipe.steps:
             break
-        toks, tgts, ans = (t.to(device) for t in batch(recipe, tok, rng, recipe.batch))
+        toks, tgts, ans = (t.to(device) for t in batch(recipe, tok, rng, recipe.batch, step))
         logits = model(toks)  # (B, T, V)
         loss = F.cross_entropy(logits.flatten(0, 1), tgts.flatten(), ignore_index=-100)
         has = ans >= 0
@@ -234,12 +299,13 @@ def measure(model, tok) -> dict:
     det = A.detector_scores(model, tok)
     ld = ev["test"]["logit_diff"]
     io, s2 = attn["END->IO"], attn["END->S2"]
-    # name mover: pushes IO over S directly and attends END -> IO (paper section 3.1);
+    s_max = torch.maximum(attn["END->S1"], s2)  # (L, H) attention to whichever copy of S gets more
+    # name mover: pushes IO over S directly and attends END -> IO clearly more than to either S (paper section 3.1);
     # negative name mover: attends END -> IO and pushes the other way;
     # S-suppressor (not a class of the paper): pushes IO over S directly by attending END -> S2 and
     #   writing *against* the name it reads (copy suppression of S);
     # S-inhibition: attends END -> S2, little direct effect, patching its output from ABC costs logit difference.
-    movers = [h for h in A.top_heads(dla, 0.1 * ld, k=4) if _at(io, h) > 0.25 and _at(io, h) > _at(s2, h)]
+    movers = [h for h in A.top_heads(dla, 0.1 * ld, k=4) if _at(io, h) > 0.25 and _at(io, h) > 1.5 * _at(s_max, h)]
     negative = [h for h in A.top_heads(dla, 0.1 * ld, k=3, sign=-1.0) if _at(io, h) > 0.2]
     suppress = [h for h in A.top_heads(dla, 0.1 * ld, k=4) if _at(s2, h) > 0.25 and _at(s2, h) > _at(io, h)]
     s_inhib = [h for h in A.top_heads(-patch_z, 0.1, k=8) if h not in movers + negative + suppress
