@@ -79,6 +79,12 @@ def _assert_clean(page):
     assert "Traceback" not in body and "Exception" not in body
 
 
+def _wait_charts(page, n: int, timeout=60_000) -> None:
+    """Wait until the page shows at least ``n`` plotly charts: plotly draws them after the run ends, and on a
+    loaded CI machine a fixed 2 s pause once showed one of six (clean-clone run)."""
+    page.wait_for_function(f"() => document.querySelectorAll('.js-plotly-plot').length >= {n}", timeout=timeout)
+
+
 def _wait_idle(page, timeout=90_000):
     page.wait_for_timeout(300)
     page.wait_for_function("() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=timeout)

@@ -3,7 +3,7 @@
 import pytest
 
 from app import zoo
-from tests.test_browser import _assert_clean, _shoot, _wait_idle, browser, server  # noqa: F401 (fixtures)
+from tests.test_browser import _assert_clean, _shoot, _wait_charts, _wait_idle, browser, server  # noqa: F401 (fixtures)
 
 expect = pytest.importorskip("playwright.sync_api").expect
 
@@ -20,7 +20,7 @@ def test_grokking_page_and_checkpoint_link(server, browser):  # noqa: F811
     expect(page.get_by_text("key frequencies (final model)").first).to_be_visible(timeout=60_000)
     page.wait_for_timeout(2000)
     _assert_clean(page)
-    assert page.locator(".js-plotly-plot").count() >= 8
+    _wait_charts(page, 8)
     _shoot(page, "grokking.png")
 
     step = zoo.checkpoints("modadd-113")[len(zoo.checkpoints("modadd-113")) // 2]

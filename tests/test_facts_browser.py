@@ -3,7 +3,7 @@
 import pytest
 
 from app.analysis.facts import load_world
-from tests.test_browser import _assert_clean, _shoot, _wait_idle, browser, server  # noqa: F401 (fixtures)
+from tests.test_browser import _assert_clean, _shoot, _wait_charts, _wait_idle, browser, server  # noqa: F401 (fixtures)
 
 expect = pytest.importorskip("playwright.sync_api").expect
 
@@ -21,7 +21,7 @@ def test_fact_recall_page_and_link(server, browser):  # noqa: F811
     expect(page.get_by_text("Mean-ablation replaces one MLP").first).to_be_attached(timeout=120_000)
     page.wait_for_timeout(2000)
     _assert_clean(page)
-    assert page.locator(".js-plotly-plot").count() >= 3
+    _wait_charts(page, 3)
     assert not dialogs and not outside, (dialogs, outside)
     _shoot(page, "fact-recall.png")
 

@@ -6,7 +6,7 @@ is missing unless REQUIRE_BROWSER is set). Screenshot: test-artifacts/superposit
 
 from playwright.sync_api import expect
 
-from tests.test_browser import _assert_clean, _shoot, _wait_idle, browser, server  # noqa: F401  (fixtures)
+from tests.test_browser import _assert_clean, _shoot, _wait_charts, _wait_idle, browser, server  # noqa: F401  (fixtures)
 
 
 def test_superposition_page_trains_and_draws(server, browser):  # noqa: F811
@@ -18,7 +18,7 @@ def test_superposition_page_trains_and_draws(server, browser):  # noqa: F811
     _wait_idle(page, timeout=240_000)
     page.wait_for_timeout(2000)
     _assert_clean(page)
-    assert page.locator(".js-plotly-plot").count() >= 6
+    _wait_charts(page, 6)
     body = page.inner_text("body")
     assert "5 of 5" in body  # the URL's sparsity: the pentagon
     assert "superposition" in body and "Dimensions per feature" in body
