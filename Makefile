@@ -48,7 +48,7 @@ check: $(VENV)/.dev-installed
 	$(BIN)/python -m app.content check
 
 test: $(VENV)/.dev-installed chromium postgresql nginx check
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q --durations=15
 
 bench: $(VENV)/.dev-installed
 	$(BIN)/python -m bench.widgets
