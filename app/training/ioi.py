@@ -78,6 +78,14 @@ RECIPES = {
     "ioi-small": IOIRecipe(),
     "ioi-shortcut": IOIRecipe(name="ioi-shortcut", data="naive", attn_only=False, d_mlp=256, steps=1500,
                               ioi_fraction=0.7, repeat_fraction=0.0),
+    # The second circuit try (not shipped): d128, 4 heads of width 32, 1500 steps of repeated spans
+    # first, then prefixes naming other people or S alone. Measured on held-out templates x pairs:
+    # logit diff 5.25, accuracy 99.7%; previous-token 0.1 (0.92), induction 1.3 / 1.2 (0.45),
+    # duplicate-token 0.2 (0.57) heads form, but still no name mover: the top DLA head (2.1, +2.9)
+    # attends END -> the verb after S2 and relays an answer computed there. 1235 s on 1 thread.
+    # Train with: train(RECIPES["ioi-circuit-try2"], Path("/tmp/try2")).
+    "ioi-circuit-try2": IOIRecipe(name="ioi-small", d_model=128, n_heads=4, name_prefix=0.4, subject_prefix=0.3,
+                                  distractor_fraction=0.5, induction_steps=1500, answer_weight=0.3, steps=12000),
 }
 
 
