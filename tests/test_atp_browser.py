@@ -3,7 +3,7 @@ timing line, and a link opens the residual-stream view patched the other way."""
 
 import pytest
 
-from tests.test_browser import _assert_clean, _shoot, _wait_idle, browser, server  # noqa: F401 (fixtures)
+from tests.test_browser import _assert_clean, _shoot, _wait_charts, _wait_idle, browser, server  # noqa: F401 (fixtures)
 
 expect = pytest.importorskip("playwright.sync_api").expect
 
@@ -19,7 +19,7 @@ def test_attribution_patching_page_and_link(server, browser):  # noqa: F811
     expect(page.get_by_text("AtP:").nth(1)).to_be_attached(timeout=180_000)
     page.wait_for_timeout(2000)
     _assert_clean(page)
-    assert page.locator(".js-plotly-plot").count() >= 4
+    _wait_charts(page, 4)
     assert not dialogs and not outside, (dialogs, outside)
     _shoot(page, "attribution-patching.png")
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from tests.test_browser import _assert_clean, _shoot, _wait_idle, browser, server  # noqa: F401 (fixtures)
+from tests.test_browser import _assert_clean, _shoot, _wait_charts, _wait_idle, browser, server  # noqa: F401 (fixtures)
 
 expect = pytest.importorskip("playwright.sync_api").expect
 
@@ -19,6 +19,6 @@ def test_ioi_page_and_link(server, browser):  # noqa: F811
     expect(page.get_by_text("Each cell puts one corrupted activation").first).to_be_attached(timeout=120_000)
     page.wait_for_timeout(2000)
     _assert_clean(page)
-    assert page.locator(".js-plotly-plot").count() >= 6
+    _wait_charts(page, 6)
     assert not dialogs and not outside, (dialogs, outside)
     _shoot(page, "ioi.png")
