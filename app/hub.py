@@ -160,9 +160,8 @@ def ioi_logit_diff(model, text: str, io: str, s: str, k: int = 8) -> dict:
     """IO - S logit difference after ``text`` on a BPE model (names as ' Name' tokens) and its top tokens."""
     ids = model.to_tokens(text)  # (1, T), BOS first
     logits = model(ids)[0, -1]  # (V,)
-    one = lambda name: name_token(model, name)  # noqa: E731
     probs = logits.softmax(-1)
     top = logits.topk(k)
-    return {"logit_diff": float(logits[one(io)] - logits[one(s)]),
+    return {"logit_diff": float(logits[name_token(model, io)] - logits[name_token(model, s)]),
             "top": [(model.to_string(torch.tensor([int(i)])), float(v), float(probs[i]))
                     for v, i in zip(top.values, top.indices)]}

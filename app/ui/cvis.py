@@ -36,12 +36,20 @@ def ensure_bundle() -> Path:
     return dst
 
 
-def safe_json(props: dict) -> str:
-    """JSON that is safe inside <script>: no '<', '>', '&', or line separators unescaped."""
-    text = json.dumps(props, ensure_ascii=False)
-    for ch, esc in (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026"), ("\u2028", "\\u2028"), ("\u2029", "\\u2029")):
+_SCRIPT_ESCAPES = (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026"), ("\u2028", "\\u2028"), ("\u2029", "\\u2029"))
+
+
+def _script_safe(text: str) -> str:
+    """JSON text with '<', '>', '&' and the line separators escaped. They can only occur inside JSON strings,
+    where the ``\\u`` escapes mean the same characters, so the value is unchanged and no tag can close."""
+    for ch, esc in _SCRIPT_ESCAPES:
         text = text.replace(ch, esc)
     return text
+
+
+def safe_json(props: dict) -> str:
+    """JSON that is safe inside <script>: no '<', '>', '&', or line separators unescaped."""
+    return _script_safe(json.dumps(props, ensure_ascii=False))
 
 
 _LOADER = """
@@ -71,14 +79,10 @@ def props_json(**props) -> str:
     """A component's props as script-safe JSON, made once: cached computes store this string.
 
     Serialising a layer's attention (8 heads x 111 x 111) three times (circuitsvis' ``convert_props``,
-    a parse, the escaping dump) on every rerun was a third of a page render's CPU (py-spy, bench/render.py).
-    ``<``, ``>``, ``&`` and the line separators can only occur inside JSON strings, where their ``\\u``
-    escapes mean the same characters, so escaping the text itself is exact.
+    a parse, the escaping dump) on every rerun was a third of a page render's CPU (py-spy on the real server;
+    ``bench/load.py`` reports the server's CPU per session).
     """
-    text = convert_props(props)
-    for ch, esc in (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026"), ("\u2028", "\\u2028"), ("\u2029", "\\u2029")):
-        text = text.replace(ch, esc)
-    return text
+    return _script_safe(convert_props(props))
 
 
 def attention_props(tokens: list[str], pattern, head_names: list[str] | None = None) -> str:

@@ -122,7 +122,7 @@ class IOIPatchParams(_HubOK):
         bad = (f"hub.corrupted(model, batch, {self.corruption!r})" if self.model == HUB_MODEL
                else f"A.corrupted(tok, batch, {self.corruption!r})")
         return (self._batch_code() + f"bad = {bad}  # same layout, corrupted names\n"
-                f"p = A.patch(model, batch, bad, site={self.site!r})  # transformer_lens.patching, noising direction\n"
+                f"p = A.patch(model, batch, bad, site={self.site!r})  # noising; same values as transformer_lens.patching\n"
                 "print(p.values)  # 0 = no effect, -1 = the logit difference falls to the corrupted run's\n")
 
 
