@@ -12,6 +12,7 @@ back wrong), so every forward pass that may add hooks or read a cache goes throu
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import threading
@@ -46,17 +47,13 @@ class UnknownModelError(KeyError):
         return self.args[0]
 
 
+@functools.lru_cache(maxsize=1)
 def _scan(stamp: tuple) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """(transformers, toy models) in ``models/``; one directory scan per stamp."""
-    if _SCAN[0] != stamp:
-        folders = [p for p in MODELS_DIR.iterdir() if p.is_dir()]
-        models = tuple(sorted(p.name for p in folders if (p / "config.json").is_file()))
-        toys = tuple(sorted(p.name for p in folders if (p / "card.md").is_file() and not (p / "config.json").is_file()))
-        _SCAN[:] = [stamp, (models, toys)]
-    return _SCAN[1]
-
-
-_SCAN: list = [None, ((), ())]  # [stamp, result]: every widget asks names() on every rerun
+    """(transformers, toy models) in ``models/``; one directory scan per stamp (every widget asks on every rerun)."""
+    folders = [p for p in MODELS_DIR.iterdir() if p.is_dir()]
+    models = tuple(sorted(p.name for p in folders if (p / "config.json").is_file()))
+    toys = tuple(sorted(p.name for p in folders if (p / "card.md").is_file() and not (p / "config.json").is_file()))
+    return models, toys
 
 
 def _listing() -> tuple[tuple[str, ...], tuple[str, ...]]:

@@ -7,9 +7,8 @@ every model is in the zoo, and that every exercise check is registered.
 
 from __future__ import annotations
 
+import functools
 import os
-import threading
-from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -147,41 +146,27 @@ def _semantic_errors(name: str, wt: Walkthrough, index: dict) -> list[ContentErr
     return errors
 
 
-class _StatCache:
-    """A small LRU of parsed files, keyed by what would change them: path, size, mtime (and folders' mtimes).
-
-    Every page view used to re-parse YAML: the navigation loads all 12 walkthroughs each rerun, so parsing was
-    about 37% of a page render's CPU (py-spy on the real server; bench/render.py measures the render). Parsed
-    walkthroughs are frozen pydantic models, shared read-only between sessions. Errors are not cached.
-    """
-
-    def __init__(self, size: int = 64):
-        self._items: OrderedDict = OrderedDict()
-        self._size = size
-        self._lock = threading.Lock()
-
-    def get(self, key, make):
-        with self._lock:
-            if key in self._items:
-                self._items.move_to_end(key)
-                return self._items[key]
-        value = make()  # outside the lock: two sessions may both parse once, neither waits on the other
-        with self._lock:
-            self._items[key] = value
-            while len(self._items) > self._size:
-                self._items.popitem(last=False)
-        return value
-
-
-_CACHE = _StatCache()
-
-
 def _stamp(path: Path) -> tuple:
+    """What would change a parsed file: its path, size and mtime (None when it is missing)."""
     try:
         st = path.stat()
     except OSError:
         return (str(path), None)
     return (str(path), st.st_size, st.st_mtime_ns)
+
+
+# Every page view used to re-parse YAML: the navigation loads all 12 walkthroughs each rerun, so parsing was
+# about 37% of a page render's CPU (py-spy on the real server; ``bench/load.py`` reports the server's CPU per
+# session). Parsed files are cached by their stamps (lru_cache does not cache a raised ContentErrors); parsed
+# walkthroughs are frozen pydantic models, shared read-only between sessions.
+@functools.lru_cache(maxsize=64)
+def _cached_walkthrough(stamp: tuple, models_stamp: tuple) -> Walkthrough:
+    return _load_walkthrough(Path(stamp[0]))
+
+
+@functools.lru_cache(maxsize=8)
+def _cached_index(stamp: tuple, folder_stamp: tuple) -> Index:
+    return _load_index(Path(folder_stamp[0]), Path(stamp[0]))
 
 
 def load_walkthrough(path: Path) -> Walkthrough:
@@ -191,7 +176,7 @@ def load_walkthrough(path: Path) -> Walkthrough:
     """
     from app import zoo
 
-    return _CACHE.get(("wt", _stamp(path), _stamp(zoo.MODELS_DIR)), lambda: _load_walkthrough(path))
+    return _cached_walkthrough(_stamp(path), _stamp(zoo.MODELS_DIR))
 
 
 def _load_walkthrough(path: Path) -> Walkthrough:
@@ -215,7 +200,7 @@ def load_index(content_dir: Path | None = None) -> Index:
     """The catalogue index (content/index.yaml), cached by its stat and its folder's (which files exist)."""
     content_dir = content_dir or content_root()
     path = content_dir / "index.yaml"
-    return _CACHE.get(("index", _stamp(path), _stamp(content_dir)), lambda: _load_index(content_dir, path))
+    return _cached_index(_stamp(path), _stamp(content_dir))
 
 
 def _load_index(content_dir: Path, path: Path) -> Index:
