@@ -31,6 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from bench.streamlit_client import Session
+from deploy.warm import warm as warm_up
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -176,25 +177,6 @@ async def run_sessions(base_url: str, n: int, join_s: float, think: tuple[float,
 PATH_PAGES = ("induction_heads", "fact_recall")
 
 
-async def warm_up(base_url: str, pages=PATH_PAGES) -> dict[str, float]:
-    """The teacher's check before class: one session opens each page of the path once (models load, TL imports).
-
-    Returns each page's first-open time in ms; ``run_load`` reports them apart from the class's numbers.
-    """
-    s = Session(base_url)
-    await s.connect()
-    try:
-        out = {}
-        for page in pages:
-            r = await s.open(page)
-            if r.errors:
-                raise RuntimeError(f"warm-up of {page} failed: {r.errors[:2]}")
-            out[page] = round(r.ms, 1)
-        return out
-    finally:
-        await s.close()
-
-
 def run_load(base_url: str, n: int = 35, join_s: float = 10.0, think: tuple[float, float] = (2.0, 8.0),
              pids=(), stats_files=(), cookie_jar: bool = False, warm: bool = True) -> dict:
     """Drive ``n`` sessions; returns the load.json dict (without writing it).
@@ -203,7 +185,8 @@ def run_load(base_url: str, n: int = 35, join_s: float = 10.0, think: tuple[floa
     replica, so a cold replica's first page still counts in the class's numbers).
     """
     peak = {p: 0.0 for p in pids}
-    warm_ms = asyncio.run(warm_up(base_url)) if warm else {}
+    # the teacher's check before class: one session opens each page of the path once (models load, TL imports)
+    warm_ms = asyncio.run(warm_up(base_url, list(PATH_PAGES), strict=True)) if warm else {}
 
     def monitor():
         for p in pids:

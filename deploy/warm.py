@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
-import time
 
 from app.ui.catalog import entries
 from bench.streamlit_client import Session
@@ -22,16 +21,18 @@ def live_pages() -> list[str]:
     return [e["id"].replace("-", "_") for e in entries() if e["status"] == "live"]
 
 
-async def warm(url: str, pages: list[str] | None = None, timeout: float = 300.0) -> dict[str, float]:
-    """Open each page in one session; returns {page: ms}. A page that errors is reported on stderr, not fatal."""
+async def warm(url: str, pages: list[str] | None = None, timeout: float = 300.0, strict: bool = False) -> dict[str, float]:
+    """Open each page in one session; returns {page: ms}. A page that errors is reported on stderr, or with
+    ``strict`` raises RuntimeError (the load bench's warm-up must not hide a broken page)."""
     s = Session(url, timeout=timeout)
     await s.connect()
     out = {}
     try:
         for page in pages if pages is not None else live_pages():
-            t = time.perf_counter()
             r = await s.open(page)
-            out[page] = round((time.perf_counter() - t) * 1000, 1)
+            out[page] = round(r.ms, 1)
+            if r.errors and strict:
+                raise RuntimeError(f"warm-up of {page} failed: {r.errors[:2]}")
             if r.errors:
                 print(f"warm-up: {page}: {r.errors[:2]}", file=sys.stderr)
     finally:
