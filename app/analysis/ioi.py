@@ -223,6 +223,12 @@ def ablate_heads(model, batch: Batch, heads: list[tuple[int, int]], reference: t
     ``reference``: tokens (M, T) of the same layout, e.g. the ABC twins (the paper mean-ablates over the
     ABC distribution, section 4); default: the batch itself. Returns the ablated mean logit difference.
     """
+    logits = model.run_with_hooks(batch.tokens, fwd_hooks=_mean_ablation_hooks(model, batch, heads, reference))
+    return logit_diff(logits, batch.io, batch.s).mean().item()
+
+
+def _mean_ablation_hooks(model, batch: Batch, heads: list[tuple[int, int]], reference: torch.Tensor | None):
+    """Forward hooks replacing each listed head's output at END by its mean over ``reference`` (default: the batch)."""
     ref = batch.tokens if reference is None else reference
     names = sorted({f"blocks.{l}.attn.hook_z" for l, _ in heads})
     _, cache = model.run_with_cache(ref, names_filter=lambda n: n in names)
@@ -233,9 +239,29 @@ def ablate_heads(model, batch: Batch, heads: list[tuple[int, int]], reference: t
                 z[:, -1, h] = cache[f"blocks.{layer}.attn.hook_z"][:, -1, h].mean(0)
         return z
 
-    fwd = [(f"blocks.{l}.attn.hook_z", lambda z, hook, l=l: hook_fn(z, hook, l)) for l in sorted({l for l, _ in heads})]
-    logits = model.run_with_hooks(batch.tokens, fwd_hooks=fwd)
-    return logit_diff(logits, batch.io, batch.s).mean().item()
+    return [(f"blocks.{l}.attn.hook_z", lambda z, hook, l=l: hook_fn(z, hook, l)) for l in sorted({l for l, _ in heads})]
+
+
+@torch.no_grad()
+def mover_attention_after_ablation(model, batch: Batch, heads: list[tuple[int, int]], movers: list[tuple[int, int]],
+                                   reference: torch.Tensor | None = None) -> dict[str, float]:
+    """The movers' mean attention from END to the IO and to S (S1 + S2), with ``heads`` mean-ablated at END.
+
+    The paper's test of an S-inhibition head (section 3.2): knock out its output and the name movers
+    attend to S more. ``heads=[]`` gives the unablated attention.
+    """
+    p, got = batch.pos, {}
+
+    def grab(pattern, hook):  # (N, H, T, T)
+        got[hook.layer()] = pattern[:, :, p["END"]]
+        return pattern
+
+    hooks = _mean_ablation_hooks(model, batch, heads, reference) if heads else []
+    hooks += [(f"blocks.{l}.attn.hook_pattern", grab) for l in sorted({l for l, _ in movers})]
+    model.run_with_hooks(batch.tokens, fwd_hooks=hooks)
+    io = torch.stack([got[l][:, h, p["IO"]] for l, h in movers]).mean()
+    s = torch.stack([got[l][:, h, p["S1"]] + got[l][:, h, p["S2"]] for l, h in movers]).mean()
+    return {"END->IO": float(io), "END->S": float(s)}
 
 
 @torch.no_grad()

@@ -72,9 +72,19 @@ TEMPLATES = [
     "Then, {a} and {b} were thinking about going to the {place}. {s}{gap} wanted to give a {obj} to",
     "{a} and {b} met at the {place}. Later, {s}{gap} sent a {obj} to",
     "Yesterday {a} and {b} walked to the {place}. {s}{gap} showed a {obj} to",
+    # Short endings (12-17, training variety for recipes that ask for them, never in the standard
+    # splits): END is 1-3 tokens after S2, so no token between S2 and END can hold the answer for a
+    # later head to relay: the head that finds the IO has to read from END. Vocabulary already in use.
+    "Then, {a} and {b} went to the {place}. {s}{gap} called",
+    "After {a} and {b} went to the {place}, {s}{gap} met",
+    "Friends {a} and {b} found a {obj} at the {place}. {s}{gap} said hello to",
+    "Afterwards, {a} and {b} went to the {place}. {s}{gap} talked to",
+    "The {place} was busy, so {a} and {b} left. {s}{gap} called",
+    "Then, {a} and {b} had a long day at the {place}. {s}{gap} met",
 ]
 TEST_TEMPLATES = [3, 8, 11]  # never trained
-TRAIN_TEMPLATES = [i for i in range(len(TEMPLATES)) if i not in TEST_TEMPLATES]
+SHORT_TEMPLATES = [12, 13, 14, 15, 16, 17]
+TRAIN_TEMPLATES = [i for i in range(len(TEMPLATES)) if i not in TEST_TEMPLATES + SHORT_TEMPLATES]
 ORDERS = ("ABBA", "BABA")
 SPLITS = ("train", "test", "heldout_templates", "heldout_pairs")
 

@@ -36,7 +36,6 @@ import torch.nn.functional as F
 
 from app.tasks import ioi
 from app.training.plain_gpt import PlainGPT
-from app.training.text_lm import save_word_model
 
 NAMES = ("ioi-small", "ioi-shortcut")
 
@@ -63,6 +62,7 @@ class IOIRecipe:
     name_prefix: float = 0.0  # share of IOI prompts preceded by a story about OTHER people (distractor names)
     subject_prefix: float = 0.0  # share of IOI prompts preceded by 1-3 sentences about the subject S alone
     induction_steps: int = 0  # first steps whose batches are all repeated spans (induction heads form first)
+    short_fraction: float = 0.0  # share of IOI prompts with a short ending (ioi.SHORT_TEMPLATES: END 1-3 tokens after S2)
     repeat_len: tuple[int, int] = (6, 20)  # length range of the repeated spans
     seed: int = 0
 
@@ -75,7 +75,17 @@ class IOIRecipe:
 
 
 RECIPES = {
-    "ioi-small": IOIRecipe(),
+    # 2-layer attention-only, d128 x 4 heads; repeated spans first, then IOI prompts of which half have a short
+    # ending (END 1-3 tokens after S2, nothing between S2 and END to relay the answer through), prefixes naming
+    # other people or S alone, and a third name after S2 in half of the prompts. The circuit depends on the seed:
+    # on an H100, seed 1 formed name movers (1.1, 1.2, 1.3) fed by an S2-attending head (0.3); seeds 0 and 2
+    # solved the task with an S-suppressor instead (one layer-1 head attends S2 and writes against S).
+    "ioi-small": IOIRecipe(n_layers=2, d_model=128, n_heads=4, name_prefix=0.4, subject_prefix=0.3,
+                           distractor_fraction=0.5, induction_steps=1500, answer_weight=0.3, steps=9000,
+                           short_fraction=0.5, seed=1),
+    # The first circuit try (shipped as ioi-small until 2026-11-27): 4 layers, d64 x 8 heads, no short endings;
+    # logit diff 4.1, 87% on held-out templates x pairs; no name mover, no induction head.
+    "ioi-circuit-try1": IOIRecipe(),
     "ioi-shortcut": IOIRecipe(name="ioi-shortcut", data="naive", attn_only=False, d_mlp=256, steps=1500,
                               ioi_fraction=0.7, repeat_fraction=0.0),
     # The second circuit try (not shipped): d128, 4 heads of width 32, 1500 steps of repeated spans
@@ -127,11 +137,15 @@ def documents(recipe: IOIRecipe, rng: np.random.Generator, n: int, step: int | N
     n_ioi = int((kinds < recipe.ioi_fraction).sum())
     ioi_prompts = iter(ioi.prompts(n_ioi, "train", seed=int(rng.integers(2**31)), gaps=not naive, prefix=not naive,
                                    distractors=0.0 if naive else recipe.distractor_fraction))
+    short_prompts = iter(ioi.prompts(n_ioi, "train", seed=int(rng.integers(2**31)), gaps=True, prefix=True,
+                                     templates=ioi.SHORT_TEMPLATES, distractors=recipe.distractor_fraction)
+                         if recipe.short_fraction else [])
     words = ioi.NAMES + ioi.words()
     docs = []
     for u in kinds:
         if u < recipe.ioi_fraction:
-            p = next(ioi_prompts)
+            # (no extra draws without short endings either)
+            p = next(short_prompts) if recipe.short_fraction and rng.random() < recipe.short_fraction else next(ioi_prompts)
             # (no extra draws without prefixes: the older recipes' data streams stay as they were)
             u2 = rng.random() if recipe.subject_prefix or recipe.name_prefix else 1.0
             room = recipe.n_ctx - _n_tokens(f"{p.text} {p.io}.")
@@ -202,7 +216,9 @@ def _repeat_loss(model: PlainGPT, toks: torch.Tensor) -> float:
     return round(loss, 4)
 
 
-def train_loop(recipe: IOIRecipe, device: str, log=print) -> tuple[dict, list[dict]]:
+def train_loop(recipe: IOIRecipe, device: str, log=print, deadline: float | None = None) -> tuple[dict, list[dict]]:
+    """Train; returns (CPU state dict, curve). ``deadline`` (a ``time.time()``): stop early once past it, after
+    recording the curve point (the curve's last step then says how far it got; sweeps on a lent GPU use it)."""
     torch.manual_seed(recipe.seed)
     rng = np.random.default_rng(recipe.seed)
     tok = ioi.build_tokenizer()
@@ -220,6 +236,11 @@ def train_loop(recipe: IOIRecipe, device: str, log=print) -> tuple[dict, list[di
                           **eval_logit_diff(model, tok, test, device), "repeat_loss": _repeat_loss(model, rep)})
             log(f"step {step}: {curve[-1]}")
         if step == recipe.steps:
+            break
+        if deadline is not None and time.time() > deadline:
+            curve.append({"step": step, "seconds": round(time.time() - started, 1), "stopped_early": True,
+                          **eval_logit_diff(model, tok, test, device)})
+            log(f"stopped early at step {step}")
             break
         toks, tgts, ans = (t.to(device) for t in batch(recipe, tok, rng, recipe.batch, step))
         logits = model(toks)  # (B, T, V)
@@ -240,6 +261,7 @@ def train_loop(recipe: IOIRecipe, device: str, log=print) -> tuple[dict, list[di
 
 
 def train(recipe: IOIRecipe, out: Path, device: str | None = None) -> dict:
+    from app.training.text_lm import save_word_model  # (imports TransformerLens; the training loop does not)
 
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
     started = time.time()
@@ -274,9 +296,21 @@ def remeasure(out: Path) -> dict:
     new = measure(model, tok)
     new["training"] = {k: training[k] for k in ("seconds", "device", "threads", "python")}
     new["training"]["steps"] = recipe.steps
+    if training.get("siblings"):  # other runs of the same recipe (seeds, devices), measured by ``sibling``
+        new["siblings"] = training["siblings"]
     metrics = write_metrics(out, new)
     (out / "card.md").write_text(card(recipe, metrics))
     return metrics
+
+
+def sibling_record(out: Path, label: str) -> dict:
+    """Another run of a recipe (other seed or device), measured on its weights: an entry for the shipped model's
+    ``training.json["siblings"]``, so its card says how the circuit varies between runs."""
+    m = remeasure(out)
+    others = "; ".join(f"{k} {', '.join(v)}" for k, v in m["head_classes"].items() if v and k != "name mover")
+    return {"label": label, "logit_diff": m["logit_diff"], "accuracy": m["ioi_accuracy"],
+            "name_mover_heads": m["name_mover_heads"], "note": f"other classes: {others or 'none'}",
+            "seconds": m["training"]["seconds"], "device": m["training"]["device"]}
 
 
 def write_metrics(out: Path, new: dict) -> dict:
@@ -316,15 +350,35 @@ def measure(model, tok) -> dict:
     movers = [h for h in A.top_heads(dla, 0.1 * ld, k=4) if _at(io, h) > 0.25 and _at(io, h) > 1.5 * _at(s_max, h)]
     negative = [h for h in A.top_heads(dla, 0.1 * ld, k=3, sign=-1.0) if _at(io, h) > 0.2]
     suppress = [h for h in A.top_heads(dla, 0.1 * ld, k=4) if _at(s2, h) > 0.25 and _at(s2, h) > _at(io, h)]
-    s_inhib = [h for h in A.top_heads(-patch_z, 0.1, k=8) if h not in movers + negative + suppress
-               and _at(s2, h) > 0.25 and _at(s2, h) > _at(io, h) and abs(_at(dla, h)) < 0.1 * ld][:4]
+    # S-inhibition, with name movers: the paper's test (section 3.2): mean-ablate a head that attends END -> S2
+    # at END, and the movers attend S more (by >= 0.1 of attention, summed over S1 and S2). It may also write
+    # against S directly (then it is an S-suppressor too: two roles, one head).
+    # Without name movers: heads whose output matters by patching but whose direct effect is small.
+    inhibition_test = {}
+    if movers:
+        pairs = [_pair(h) for h in movers]
+        batches = [A.standard_batch(tok, t, o) for t, o in LAYOUTS]
+
+        def mover_attention(heads):
+            rows = [A.mover_attention_after_ablation(model, b, heads, pairs, A.corrupted(tok, b, "abc")) for b in batches]
+            return {k: round(float(np.mean([r[k] for r in rows])), 4) for k in rows[0]}
+
+        inhibition_test["none"] = mover_attention([])
+        for h in _heads_below(min(p[0] for p in pairs), dla.shape[1]):
+            if _at(s2, h) > 0.25 and _at(s2, h) > _at(io, h):
+                inhibition_test[h] = mover_attention([_pair(h)])
+        s_inhib = [h for h, v in inhibition_test.items() if h != "none"
+                   and v["END->S"] - inhibition_test["none"]["END->S"] >= 0.1][:4]
+    else:
+        s_inhib = [h for h in A.top_heads(-patch_z, 0.1, k=8) if h not in movers + negative + suppress
+                   and _at(s2, h) > 0.25 and _at(s2, h) > _at(io, h) and abs(_at(dla, h)) < 0.1 * ld][:4]
     classes = {"name mover": movers, "negative name mover": negative, "S-inhibition": s_inhib,
                "S-suppressor": suppress, **{k: A.top_heads(v, 0.3, k=4) for k, v in det.items()}}
     ablation = {}
     for label, hs in (("name movers", movers), ("S-inhibition", s_inhib), ("S-suppressors", suppress),
-                      ("all of these", movers + s_inhib + suppress)):
+                      ("all of these", list(dict.fromkeys(movers + s_inhib + suppress)))):
         if hs:
-            pairs = [tuple(int(x) for x in h.split(".")) for h in hs]
+            pairs = [_pair(h) for h in hs]
             ablation[label] = round(float(np.mean([A.ablate_heads(model, b, pairs, A.corrupted(tok, b, "abc"))
                                                    for b in (A.standard_batch(tok, t, o) for t, o in LAYOUTS)])), 4)
     return {
@@ -332,9 +386,19 @@ def measure(model, tok) -> dict:
         "by_split": ev, "varied_spans": {k: round(v, 4) if isinstance(v, float) else v for k, v in varied.items()},
         "distractor_after_s2": {k: round(v, 4) if isinstance(v, float) else v for k, v in distract.items()},
         "name_mover_heads": movers, "head_classes": classes, "ablation_logit_diff": ablation,
+        "s_inhibition_test": inhibition_test,
         "dla_heads": r(dla), "patch_head_out_abc": r(patch_z), "attention": {k: r(v) for k, v in attn.items()},
         "detectors": {k: r(v) for k, v in det.items()},
     }
+
+
+def _pair(head: str) -> tuple[int, int]:
+    layer, h = (int(x) for x in head.split("."))
+    return layer, h
+
+
+def _heads_below(layer: int, n_heads: int) -> list[str]:
+    return [f"{l}.{h}" for l in range(layer) for h in range(n_heads)]
 
 
 def _at(t: torch.Tensor, head: str) -> float:
@@ -353,6 +417,16 @@ def card(recipe: IOIRecipe, m: dict) -> str:
     cls = "\n".join(f"| {k} | {', '.join(v) or 'none found'} | {', '.join(PAPER_HEADS.get(k, [])) or '-'} |"
                      for k, v in m["head_classes"].items())
     abl = "; ".join(f"{k}: {v:+.2f}" for k, v in m["ablation_logit_diff"].items()) or "no heads to ablate"
+    test = m.get("s_inhibition_test") or {}
+    inhib = "".join(f"\n- Mean-ablating head {h} at END: the name movers' attention END -> S goes from "
+                    f"{test['none']['END->S']:.2f} to {v['END->S']:.2f} (END -> IO {test['none']['END->IO']:.2f} to "
+                    f"{v['END->IO']:.2f}); the paper's test of an S-inhibition head (section 3.2)."
+                    for h, v in test.items() if h != "none")
+    siblings = "".join(f"\n- {s['label']}: logit difference {s['logit_diff']:.2f}, name movers "
+                       f"{', '.join(s['name_mover_heads']) or 'none'}; {s['note']}" for s in m.get("siblings", []))
+    if siblings:
+        siblings = ("\n\n## The same recipe, other runs (measured on their weights, which are not shipped)"
+                    + siblings + "\n")
     atp = ""
     if "atp_vs_ap_r" in m or "atp_speedup" in m:
         atp = (f"\n## Attribution patching (measured by the attribution-patching page's script)\n"
@@ -381,7 +455,7 @@ held-out templates only {ev["heldout_templates"]["logit_diff"]:.2f}, held-out pa
 {m["varied_spans"]["logit_diff"]:.2f}, accuracy {pct(m["varied_spans"]["accuracy"])}.
 - With a third name between S2 and END ("John, after talking to Kate, gave a ring to": the last name is not the \
 subject): logit difference {m["distractor_after_s2"]["logit_diff"]:.2f}, accuracy {pct(m["distractor_after_s2"]["accuracy"])}.
-- Mean-ablating heads at END (their mean over the ABC twins), logit difference after: {abl}.
+- Mean-ablating heads at END (their mean over the ABC twins), logit difference after: {abl}.{inhib}
 
 ## Head classes (our methods follow the paper; thresholds in `app/training/ioi.py`)
 | class | this model | GPT-2 small (Wang et al. 2022) |
@@ -390,7 +464,7 @@ subject): logit difference {m["distractor_after_s2"]["logit_diff"]:.2f}, accurac
 
 S-suppressor is not a class of the paper: a head that attends from END to S2 and writes *against* the
 name it reads, so it raises IO - S without ever looking at the IO. Ablation numbers above replace the
-heads' output at END by its mean over the ABC prompts (paper section 4).
+heads' output at END by its mean over the ABC prompts (paper section 4).{siblings}
 {atp}
 Every number is in `metrics.json`; the training curve in `training.json`.
 """
