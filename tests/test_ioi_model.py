@@ -69,25 +69,48 @@ def test_shortcut_is_one_layer_zero_head_reading_s2(toks):
     assert ablated < 0.3 * base
 
 
-def test_small_model_suppresses_the_subject_instead_of_moving_the_io(toks):
-    """ioi-small's measured mechanism: heads that attend END -> S2 and push S down carry the logit difference.
-
-    Averaged over the held-out layouts (3 templates x 2 orders), as the card's numbers are.
-    """
+def test_small_model_has_name_movers_that_carry_the_logit_difference(toks):
+    """ioi-small's circuit, re-measured on the held-out layouts (3 templates x 2 orders, as the card's numbers):
+    name movers attend END -> IO far more than to S, write the IO directly, and knocking them out at END collapses
+    the logit difference (the paper's sections 3.1 and 4)."""
     m = zoo.metrics("ioi-small")
-    sup = m["head_classes"]["S-suppressor"]
-    assert len(sup) >= 2 and not m["head_classes"]["name mover"]
-    assert not m["head_classes"]["duplicate token"] and not m["head_classes"]["induction"]  # the paper's early heads are absent
-    assert m["distractor_after_s2"]["accuracy"] > 0.7  # still right when the last name is not the subject
+    movers = m["name_mover_heads"]
+    assert len(movers) >= 2 and movers == m["head_classes"]["name mover"]
+    assert m["head_classes"]["previous token"] and m["head_classes"]["induction"]  # two of the paper's early classes
+    assert m["distractor_after_s2"]["accuracy"] > 0.85  # still right when the last name is not the subject
     tok = toks["ioi-small"]
     with zoo.use("ioi-small") as model:
         attn = A.mean_over_layouts(A.attention_to_roles, model, tok, LAYOUTS)
         dla = A.mean_over_layouts(lambda mm, b: A.dla(mm, b).heads, model, tok, LAYOUTS)
         batches = [A.standard_batch(tok, t, o) for t, o in LAYOUTS]
         base = sum(A.evaluate(model, tok, b.prompts)["logit_diff"] for b in batches) / len(batches)
-        ablated = sum(A.ablate_heads(model, b, _heads(sup), A.corrupted(tok, b)) for b in batches) / len(batches)
-    for l, h in _heads(sup):
-        assert attn["END->S2"][l, h] > max(0.5, 2 * attn["END->IO"][l, h])
-    assert sum(float(dla[l, h]) for l, h in _heads(sup)) > 0.5 * base
+        ablated = sum(A.ablate_heads(model, b, _heads(movers), A.corrupted(tok, b)) for b in batches) / len(batches)
+    for l, h in _heads(movers):
+        s_max = max(float(attn["END->S1"][l, h]), float(attn["END->S2"][l, h]))
+        assert attn["END->IO"][l, h] > max(0.3, 3 * s_max)
+    assert sum(float(dla[l, h]) for l, h in _heads(movers)) > 0.5 * base  # most of the direct effect
     assert ablated < 0.3 * base
-    assert ablated == pytest.approx(m["ablation_logit_diff"]["S-suppressors"], abs=1e-3)
+    assert ablated == pytest.approx(m["ablation_logit_diff"]["name movers"], abs=1e-3)
+
+
+def test_s_inhibition_head_steers_the_name_movers_away_from_s(toks):
+    """The paper's test of an S-inhibition head (section 3.2), re-measured: the head attends END -> S2, and mean-ablating
+    its output at END makes the name movers attend S far more (and the IO less)."""
+    m = zoo.metrics("ioi-small")
+    inhib = m["head_classes"]["S-inhibition"]
+    assert inhib
+    tok = toks["ioi-small"]
+    movers = _heads(m["name_mover_heads"])
+    batches = [A.standard_batch(tok, t, o) for t, o in LAYOUTS]
+    with zoo.use("ioi-small") as model:
+        attn = A.mean_over_layouts(A.attention_to_roles, model, tok, LAYOUTS)
+
+        def mover_attention(heads):
+            rows = [A.mover_attention_after_ablation(model, b, heads, movers, A.corrupted(tok, b)) for b in batches]
+            return {k: sum(r[k] for r in rows) / len(rows) for k in rows[0]}
+
+        before, after = mover_attention([]), mover_attention(_heads(inhib[:1]))
+    l, h = _heads(inhib[:1])[0]
+    assert attn["END->S2"][l, h] > max(0.4, 2 * attn["END->IO"][l, h])
+    assert after["END->S"] > before["END->S"] + 0.2 and after["END->IO"] < before["END->IO"]
+    assert after["END->S"] == pytest.approx(m["s_inhibition_test"][inhib[0]]["END->S"], abs=1e-3)

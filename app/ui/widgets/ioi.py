@@ -42,7 +42,7 @@ def _run(model: str, fn, *args):
 
 
 def _template_label(i: int) -> str:
-    held = " (held out)" if i in ioi.TEST_TEMPLATES else ""
+    held = " (held out)" if i in ioi.TEST_TEMPLATES else " (short ending)" if i in ioi.SHORT_TEMPLATES else ""
     text = ioi.TEMPLATES[i].format(a="A", b="B", s="B", place="…", obj="…", gap="")
     return f"{i}{held}: {text}"
 
