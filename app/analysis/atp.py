@@ -254,12 +254,15 @@ def repeat_pairs(d_vocab: int, half_len: int, batch: int, seed: int, vocab=None)
 
 
 def ioi_pairs(tok, n: int, seed: int, template: int = 0, order: str = "ABBA", split: str = "test",
-              kind: str = "abc") -> Pairs:
+              kind: str = "abc", prefix: int = 0) -> Pairs:
     """IOI prompts of one template and one name order, each against its corrupted twin (``app.tasks.ioi``).
 
     Good answer IO, bad answer S, on both runs. ``kind="abc"``: the corrupted prompt names three other
     people (no IOI signal, Wang et al. 2022 section 3); ``"swap"``: IO and S trade places.
     Positions line up across the batch because one template with single-token names fixes every offset.
+    ``prefix``: that many name-free filler sentences (``ioi.filler_sentence``, drawn from ``seed``) before
+    every prompt of the batch, the same text for all of them and for their twins: longer prompts, more
+    positions to patch, the same task (how the cost of the real sweep grows with the cells, ``bench/atp.py``).
     """
     from dataclasses import replace
 
@@ -267,7 +270,12 @@ def ioi_pairs(tok, n: int, seed: int, template: int = 0, order: str = "ABBA", sp
 
     if order not in ioi.ORDERS:
         raise ValueError(f"order must be one of {ioi.ORDERS}, not {order!r}")
-    clean = [replace(p, order=order) for p in ioi.prompts(n, split=split, seed=seed, templates=[template])]
+    if prefix < 0:
+        raise ValueError(f"prefix must be 0 or more filler sentences, not {prefix}")
+    rng = np.random.default_rng([seed, 7])
+    filler = " ".join(ioi.filler_sentence(rng) for _ in range(prefix))
+    clean = [replace(p, order=order, prefix=filler)
+             for p in ioi.prompts(n, split=split, seed=seed, templates=[template])]
     corrupt = [ioi.corrupt(p, kind, seed) for p in clean]
     clean_t = torch.tensor(np.stack([ioi.encode(tok, p.text) for p in clean]))  # (B, T)
     corrupt_t = torch.tensor(np.stack([ioi.encode(tok, p.text) for p in corrupt]))  # (B, T)
