@@ -185,6 +185,12 @@ def ioi_heads_ui(key: str, defaults: IOIHeadsParams) -> None:
     abl = m.get("ablation_logit_diff", {})
     st.markdown(f"Logit difference {m['logit_diff']:.2f} intact; with heads mean-ablated at END: "
                 + ("; ".join(f"{k} → **{v:.2f}**" for k, v in abl.items()) or "no heads found to ablate") + ".")
+    test = m.get("s_inhibition_test") or {}
+    for head, v in test.items():
+        if head != "none":
+            st.markdown(f"S-inhibition test (paper section 3.2): with head {head} mean-ablated at END, the name "
+                        f"movers attend S **{test['none']['END->S']:.2f} → {v['END->S']:.2f}** and the IO "
+                        f"**{test['none']['END->IO']:.2f} → {v['END->IO']:.2f}**.")
     views = {"DLA per head": (m["dla_heads"], "logit diff", "RdBu", 0.0),
              "attention END → IO": (m["attention"]["END->IO"], "attention", "Blues", None),
              "attention END → S2": (m["attention"]["END->S2"], "attention", "Blues", None),
