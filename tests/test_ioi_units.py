@@ -89,7 +89,7 @@ def test_recipe_batches_put_the_answer_where_the_loss_reads_it(tok):
 
 
 def test_recipe_runs_a_few_steps():
-    r = recipe_mod.IOIRecipe(steps=2, batch=4, n_layers=2, d_model=32, n_heads=4, warmup=1)
+    r = recipe_mod.IOIRecipe(steps=2, batch=4, n_layers=2, d_model=32, n_heads=4, warmup=1, short_fraction=0.5)
     state, curve = recipe_mod.train_loop(r, "cpu", log=lambda *_: None)
     assert "blocks.1.attn.q.weight" in state and "blocks.0.mlp.in.weight" not in state
     assert curve[-1]["step"] == 2 and {"logit_diff", "acc"} <= set(curve[-1])
@@ -188,3 +188,19 @@ def test_name_and_subject_prefixes_and_the_induction_phase(tok):
     early = recipe_mod.documents(r, rng, 50, step=5)
     assert all(a is None for _, a in early)  # the induction phase: repeated spans only
     assert all(t.split()[: len(t.split()) // 2] == t.split()[len(t.split()) // 2:] for t, _ in early)
+
+
+def test_short_endings_put_end_within_three_tokens_of_s2(tok):
+    """The recipe's short endings (training only): END follows S2 by 1-3 tokens (plus any gap), and the standard
+    splits never draw them."""
+    from dataclasses import replace
+
+    assert not set(ioi.SHORT_TEMPLATES) & set(ioi.TRAIN_TEMPLATES + ioi.TEST_TEMPLATES)
+    assert all(p.template not in ioi.SHORT_TEMPLATES for split in ioi.SPLITS for p in ioi.prompts(100, split, seed=3))
+    for t in ioi.SHORT_TEMPLATES:
+        pos = ioi.name_positions(tok, ioi.make_prompt(t, "Mary", "John"))
+        assert 1 <= pos["END"] - pos["S2"] <= 3
+    r = replace(recipe_mod.RECIPES["ioi-small"], ioi_fraction=1.0, repeat_fraction=0.0, short_fraction=1.0)
+    docs = recipe_mod.documents(r, np.random.default_rng(0), 100, step=r.induction_steps)
+    endings = {ioi.TEMPLATES[t].split("{gap}")[1] for t in ioi.SHORT_TEMPLATES}  # " called", " said hello to", ...
+    assert all(io is not None and any(text.endswith(f"{e} {io}.") for e in endings) for text, io in docs)
