@@ -72,4 +72,24 @@ def test_tampered_url_falls_back_with_a_notice():
 
 def test_exercises_check_answers(page):
     texts = answer_exercises(page, "not an answer")
-    assert "Write a head as" in texts and "Answer with a layer number" in texts and "whole number" in texts
+    assert texts.count("Write a head as") >= 2 and "whole number" in texts
+
+
+def test_exercise_answers_follow_the_model():
+    """The checks recompute their answers on the shipped weights: the head the page's prose names is accepted
+    only if the sweep (or the estimate's miss) really puts it first."""
+    from app.exercises import atp as ex
+    from app.training.measure import head_label
+
+    movers = zoo.metrics("ioi-small")["head_classes"]["name mover"]
+    s_inhibition = zoo.metrics("ioi-small")["head_classes"]["S-inhibition"]
+    top = ex.atp_end_head(head_label(*map(int, movers[0].split("."))), model="ioi-small")
+    miss = ex.atp_worst_miss_head(head_label(*map(int, s_inhibition[0].split("."))), model="ioi-small")
+    assert top.correct and "AtP ranks it first too" in top.feedback, top.feedback
+    assert miss.correct, miss.feedback
+    assert not ex.atp_worst_miss_head("L1H0", model="ioi-small").correct
+    from app.training.atp_measure import view_pairs
+
+    cfg, T = zoo.config("ioi-small"), view_pairs("ioi-small").clean.shape[1]
+    assert ex.atp_forward_count(str(cfg["n_layers"] * cfg["n_heads"] * T), model="ioi-small").correct
+    assert not ex.atp_end_head("L7H0", model="ioi-small").correct

@@ -151,6 +151,24 @@ def test_ioi_pairs_line_up():
     assert not (p.corrupt == io[:, None]).any() and not (p.corrupt == s[:, None]).any()  # ABC: three other names
 
 
+def test_ioi_pairs_with_filler_before_the_prompts():
+    """prefix=k puts the same name-free sentences before every prompt and its twin: more positions, same task."""
+    from app.tasks import ioi
+
+    tok = ioi.build_tokenizer()
+    plain, longer = atp.ioi_pairs(tok, 4, seed=2), atp.ioi_pairs(tok, 4, seed=2, prefix=3)
+    k = longer.clean.shape[1] - plain.clean.shape[1]
+    assert k > 3 and len(longer.labels) == longer.clean.shape[1] == len(set(longer.labels))
+    assert torch.equal(longer.clean[:, k + 1:], plain.clean[:, 1:]) and torch.equal(longer.answers, plain.answers)
+    head = longer.clean[:, 1:k + 1]  # (B, k) the filler: one text for the whole batch and for the twins
+    assert (head == head[0]).all() and torch.equal(longer.corrupt[:, 1:k + 1], head)
+    names = torch.tensor(ioi.name_ids(tok, ioi.NAMES))
+    assert not torch.isin(head, names).any()
+    assert [lab.split(" ", 1)[1] for lab in longer.labels[k:]][1:] == [lab.split(" ", 1)[1] for lab in plain.labels][1:]
+    with pytest.raises(ValueError, match="prefix"):
+        atp.ioi_pairs(tok, 2, seed=0, prefix=-1)
+
+
 def test_correlation_and_failures():
     a = torch.tensor([[1.0, 2.0], [3.0, 4.0]])
     assert atp.correlation(a, 2 * a + 1) == pytest.approx(1.0)

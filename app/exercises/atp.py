@@ -7,7 +7,7 @@ Each check recomputes its answer on the live model with the page's default promp
 from __future__ import annotations
 
 from app import zoo
-from app.exercises.common import CheckResult, _int_answer, _layer_answer, parse_head
+from app.exercises.common import CheckResult, _int_answer, parse_head
 from app.training.measure import head_label
 
 
@@ -49,27 +49,30 @@ def atp_end_head(answer: str, model: str, task: str = "ioi", direction: str = "d
                               f"{float(real[want]):+.2f}. Read the right-hand heatmap's last column.")
 
 
-def atp_worst_resid_layer(answer: str, model: str, task: str = "ioi", direction: str = "denoise", n_prompts: int = 8,
-                          seed: int = 0) -> CheckResult:
-    """At which layer's residual stream (0 = the embedding) is the AtP estimate furthest from patching?"""
+def atp_worst_miss_head(answer: str, model: str, task: str = "ioi", direction: str = "noise", n_prompts: int = 8,
+                        seed: int = 0) -> CheckResult:
+    """Patched at the last position, which head's real effect does the AtP estimate miss by the most?"""
     from app.analysis import atp
 
-    n_layers = zoo.config(model)["n_layers"]
-    got = _layer_answer(answer, n_layers - 1)
-    if got is None:
-        return CheckResult(False, f"Answer with a layer number, 0 to {n_layers - 1} (0 = the embedding).")
+    cfg = zoo.config(model)
+    n_layers, n_heads = cfg["n_layers"], cfg["n_heads"]
+    parsed = parse_head(answer)
+    if parsed is None:
+        return CheckResult(False, "Write a head as L<layer>H<head>, for example L1H3.")
+    if not (0 <= parsed[0] < n_layers and 0 <= parsed[1] < n_heads):
+        return CheckResult(False, f"That head does not exist: layers 0..{n_layers - 1}, heads 0..{n_heads - 1}.")
     pairs = _pairs(model, task, n_prompts, seed)
     with zoo.use(model) as m:
-        est = atp.attribution(m, pairs, sites=["resid"], direction=direction).values["resid"]  # (L, T)
-        real, _ = atp.patch_sweep(m, pairs, "resid", direction=direction)
-    err = (est - real).abs().amax(dim=1)  # (L,) the worst cell of each layer
-    want = int(err.argmax())
-    if got == want:
-        others = max((float(e) for i, e in enumerate(err) if i != want), default=0.0)
-        return CheckResult(True, f"Correct: at layer {want} the worst cell is off by {float(err[want]):.2f} "
-                                 f"(the other layers: at most {others:.2f}).")
-    return CheckResult(False, f"Layer {got}'s worst cell is off by {float(err[got]):.2f}; another layer is off by "
-                              f"{float(err[want]):.2f}. Switch the site to the residual stream and look for circles.")
+        est = atp.attribution(m, pairs, sites=["head"], direction=direction).values["head"][:, -1]  # (L, H) at END
+        real = atp.patch_sweep(m, pairs, "head", direction=direction, positions=[-1])[0][:, 0]  # (L, H) at END
+    err = (est - real).abs()  # (L, H)
+    want = divmod(int(err.argmax()), n_heads)
+    if parsed == want:
+        return CheckResult(True, f"Correct: at the last position {head_label(*want)} changes the logit difference by "
+                                 f"{float(real[want]):+.2f} when patched, and AtP says {float(est[want]):+.2f}.")
+    return CheckResult(False, f"{head_label(*parsed)}: AtP {float(est[parsed]):+.2f} against {float(real[parsed]):+.2f} "
+                              f"by patching; another head is off by {float(err[want]):.2f}. Compare the last column "
+                              "of the two heatmaps, or find the circle.")
 
 
 def atp_forward_count(answer: str, model: str, task: str = "ioi", n_prompts: int = 8, seed: int = 0) -> CheckResult:
@@ -88,4 +91,4 @@ def atp_forward_count(answer: str, model: str, task: str = "ioi", n_prompts: int
                               "including BOS.")
 
 
-CHECKS = {fn.__name__: fn for fn in (atp_end_head, atp_worst_resid_layer, atp_forward_count)}
+CHECKS = {fn.__name__: fn for fn in (atp_end_head, atp_worst_miss_head, atp_forward_count)}
