@@ -422,7 +422,7 @@ def card(recipe: IOIRecipe, m: dict) -> str:
                     f"{test['none']['END->S']:.2f} to {v['END->S']:.2f} (END -> IO {test['none']['END->IO']:.2f} to "
                     f"{v['END->IO']:.2f}); the paper's test of an S-inhibition head (section 3.2)."
                     for h, v in test.items() if h != "none")
-    siblings = "".join(f"\n- {s['label']}: logit difference {s['logit_diff']:.2f}, name movers "
+    siblings = "".join(f"\n- {s['label']}, {s['seconds']:.0f} s: logit difference {s['logit_diff']:.2f}, name movers "
                        f"{', '.join(s['name_mover_heads']) or 'none'}; {s['note']}" for s in m.get("siblings", []))
     if siblings:
         siblings = ("\n\n## The same recipe, other runs (measured on their weights, which are not shipped)"
