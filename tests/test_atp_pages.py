@@ -3,6 +3,7 @@ and URL round-trip, impossible combinations and tampered links give messages in 
 exercises check answers."""
 
 import json
+import re
 
 import pytest
 
@@ -50,6 +51,24 @@ def test_controls_and_url():
     assert not again.exception and not again.error
     titles = [json.loads(c.proto.spec)["layout"].get("title", {}).get("text") for c in again.get("plotly_chart")]
     assert again.selectbox(key="atp_resid-cell").options[1] in titles  # the path chart follows the pick
+
+
+def test_filler_prefix_lengthens_the_prompts():
+    """The filler control adds positions: more cells for the real sweep, the same passes for AtP."""
+    at = _page({"atp_resid.prefix": "2"})
+    assert not at.exception and not at.error and at.slider(key="atp_resid.prefix").value == 2
+    forwards = [int(n) for n in re.findall(r"backward against (\d+) forwards", _texts(at))]
+    base = [int(n) for n in re.findall(r"backward against (\d+) forwards", _texts(_page()))]
+    assert forwards and base and forwards[-1] > base[-1]  # the residual view: more positions, more forwards
+
+
+def test_prompts_longer_than_the_context_are_refused(monkeypatch):
+    """(With at most 3 filler sentences every template fits ioi-small's 64 tokens; the guard is for smaller models.)"""
+    from app.ui import compute_atp as ca
+
+    monkeypatch.setattr(zoo, "config", lambda name: {"n_ctx": 20})
+    with pytest.raises(ValueError, match="filler sentence"):
+        ca.pairs_for("ioi-small", "ioi", 2, 0, 0, "ABBA", 10, prefix=1)
 
 
 def test_impossible_combination_is_a_message(page):

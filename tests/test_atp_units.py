@@ -191,7 +191,7 @@ def test_widget_params_validate():
         AtPParams(n_prompts=0)
     with pytest.raises(ValidationError, match="template 99"):
         AtPParams(template=99)
-    assert "atp.ioi_pairs(tok, 8, seed=0, template=0, order='ABBA')" in AtPParams().code()
+    assert "atp.ioi_pairs(tok, 8, seed=0, template=0, order='ABBA', prefix=0)" in AtPParams().code()
     code = AtPParams(model="facts-small", task="repeat", site="mlp", half_len=5).code()
     assert "atp.patch_sweep(model, pairs, 'mlp'" in code and "models/facts-small" in code
 

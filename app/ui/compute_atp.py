@@ -18,12 +18,20 @@ SWEEP_TEXT = {"head": "Patching every head at every position", "mlp": "Patching 
               "resid": "Patching the residual stream at every layer and position"}
 
 
-def pairs_for(model_name: str, task: str, n_prompts: int, seed: int, template: int, order: str, half_len: int):
-    """The prompt pairs of a widget's parameters (IOI through the model's own tokenizer)."""
+def pairs_for(model_name: str, task: str, n_prompts: int, seed: int, template: int, order: str, half_len: int,
+              prefix: int = 0):
+    """The prompt pairs of a widget's parameters (IOI through the model's own tokenizer); ValueError when the
+    prompts (with ``prefix`` filler sentences) are longer than the model's context."""
     if task == "ioi":
         from app.tasks import ioi
 
-        return atp.ioi_pairs(ioi.load_tokenizer(zoo.model_dir(model_name)), n_prompts, seed, template, order)
+        pairs = atp.ioi_pairs(ioi.load_tokenizer(zoo.model_dir(model_name)), n_prompts, seed, template, order,
+                              prefix=prefix)
+        n_ctx = zoo.config(model_name)["n_ctx"]
+        if pairs.clean.shape[1] > n_ctx:
+            raise ValueError(f"with {prefix} filler sentence(s) these prompts are {pairs.clean.shape[1]} tokens long, "
+                             f"and {model_name} reads {n_ctx}: use less filler or another seed")
+        return pairs
     cfg = zoo.config(model_name)
     return atp.repeat_pairs(cfg["d_vocab"], half_len, n_prompts, seed, vocab=zoo.repeat_vocab(model_name))
 
@@ -37,9 +45,9 @@ def _rows(model_name: str, site: str) -> list[str]:
 
 @st.cache_data(max_entries=64, show_spinner=False)
 def compare(model_name: str, task: str, site: str, direction: str, n_prompts: int, seed: int, template: int,
-            order: str, half_len: int) -> dict:
+            order: str, half_len: int, prefix: int = 0) -> dict:
     """AtP (every site, one pass) and real patching (one site), as (row, position) grids + timings."""
-    pairs = pairs_for(model_name, task, n_prompts, seed, template, order, half_len)
+    pairs = pairs_for(model_name, task, n_prompts, seed, template, order, half_len, prefix)
     text = f"{SWEEP_TEXT[site]} ({len(pairs.labels)} positions, {n_prompts} prompt pairs)…"
     bar = st.progress(0.0, text=text)
     with zoo.use(model_name) as model:
@@ -59,9 +67,9 @@ def compare(model_name: str, task: str, site: str, direction: str, n_prompts: in
 
 @st.cache_data(max_entries=64, show_spinner=False)
 def path(model_name: str, task: str, site: str, direction: str, n_prompts: int, seed: int, template: int,
-         order: str, half_len: int, row: int, pos: int) -> dict:
+         order: str, half_len: int, row: int, pos: int, prefix: int = 0) -> dict:
     """The metric along the line from one cell's base activation to its source value, and the AtP tangent."""
-    pairs = pairs_for(model_name, task, n_prompts, seed, template, order, half_len)
+    pairs = pairs_for(model_name, task, n_prompts, seed, template, order, half_len, prefix)
     n_heads = zoo.config(model_name)["n_heads"]
     layer, head = divmod(row, n_heads) if site == "head" else (row, None)
     with zoo.use(model_name) as model:

@@ -53,6 +53,8 @@ class AtPParams(WidgetParams):
     template: int = Field(default=0, ge=0, description="IOI: the template (every prompt in the batch uses it).")
     order: Literal["ABBA", "BABA"] = Field(default="ABBA", description="IOI: IO named first (ABBA) or S first (BABA).")
     half_len: int = Field(default=10, ge=3, le=60, description="Repeat task: random tokens in the span.")
+    prefix: int = Field(default=0, ge=0, le=3, description="IOI: name-free filler sentences before every prompt "
+                        "(more positions: more cells for the real sweep, the same two passes for AtP).")
 
     @model_validator(mode="after")
     def _fits(self):
@@ -73,7 +75,7 @@ class AtPParams(WidgetParams):
             pairs = ("from app.tasks import ioi\n"
                      "tok = ioi.load_tokenizer(zoo.model_dir(folder.split('/')[-1]))\n"
                      f"pairs = atp.ioi_pairs(tok, {self.n_prompts}, seed={self.seed}, template={self.template}, "
-                     f"order={self.order!r})  # clean vs ABC\n")
+                     f"order={self.order!r}, prefix={self.prefix})  # clean vs ABC\n")
         else:
             pairs = (f"pairs = atp.repeat_pairs(model.cfg.d_vocab, {self.half_len}, {self.n_prompts}, seed={self.seed}, "
                      f"vocab=zoo.repeat_vocab(folder.split('/')[-1]))\n")

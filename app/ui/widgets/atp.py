@@ -48,6 +48,8 @@ def _controls(key: str) -> dict:
         values["template"] = c[0].selectbox("Template", list(range(n_templates())), key=state_key(key, "template"),
                                             format_func=_template_label)
         values["order"] = c[1].radio("Order", ["ABBA", "BABA"], horizontal=True, key=state_key(key, "order"))
+        values["prefix"] = st.slider("Filler sentences before each prompt (longer prompts: more cells to patch)",
+                                     0, 3, key=state_key(key, "prefix"))
     elif task == "repeat":
         values["half_len"] = st.slider("Random tokens in the span", 3, 60, key=state_key(key, "half_len"))
     return values
@@ -109,7 +111,7 @@ def atp_compare_ui(key: str, defaults: AtPParams) -> None:
     if params is None:
         return
     r = _compute(ca.compare, params.model, params.task, params.site, params.direction, params.n_prompts, params.seed,
-                 params.template, params.order, params.half_len)
+                 params.template, params.order, params.half_len, params.prefix)
     if r is None:
         return
     m = st.columns(4)
@@ -149,7 +151,7 @@ def _path_view(key: str, params: AtPParams, r: dict, cells: list) -> None:
         return
     i, j = pick
     p = _compute(ca.path, params.model, params.task, params.site, params.direction, params.n_prompts, params.seed,
-                 params.template, params.order, params.half_len, i, j)
+                 params.template, params.order, params.half_len, i, j, params.prefix)
     if p is None:
         return
     est = r["estimate"][i][j]
