@@ -91,8 +91,8 @@ def attention_props(tokens: list[str], pattern, head_names: list[str] | None = N
     Full float32 reprs made the biggest page message 5.6 MB; 4 decimals draw the same picture.
     """
     props = {"tokens": tokens, "attention": pattern.double().round(decimals=4).tolist()}
-    if head_names is not None:
-        props["attentionHeadNames"] = head_names
+    if head_names is not None:  # AttentionPatterns reads ``headLabels`` (``attentionHeadNames`` is AttentionHeads')
+        props["headLabels"] = head_names
     return props_json(**props)
 
 
