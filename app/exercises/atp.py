@@ -22,36 +22,8 @@ def _pairs(model: str, task: str, n_prompts: int, seed: int):
     return atp.repeat_pairs(cfg["d_vocab"], 10, n_prompts, seed, vocab=zoo.repeat_vocab(model))
 
 
-def atp_end_head(answer: str, model: str, task: str = "ioi", direction: str = "denoise", n_prompts: int = 8,
-                 seed: int = 0) -> CheckResult:
-    """Which head, patched at the last position, changes the logit difference most?"""
-    from app.analysis import atp
-
-    cfg = zoo.config(model)
-    n_layers, n_heads = cfg["n_layers"], cfg["n_heads"]
-    parsed = parse_head(answer)
-    if parsed is None:
-        return CheckResult(False, "Write a head as L<layer>H<head>, for example L1H3.")
-    if not (0 <= parsed[0] < n_layers and 0 <= parsed[1] < n_heads):
-        return CheckResult(False, f"That head does not exist: layers 0..{n_layers - 1}, heads 0..{n_heads - 1}.")
-    pairs = _pairs(model, task, n_prompts, seed)
-    with zoo.use(model) as m:
-        est = atp.attribution(m, pairs, sites=["head"], direction=direction).values["head"][:, -1]  # (L, H)
-        real = atp.patch_sweep(m, pairs, "head", direction=direction, positions=[-1])[0][:, 0]  # (L, H) at END
-    want = divmod(int(real.abs().argmax()), n_heads)
-    got = real[parsed]
-    atp_best = divmod(int(est.abs().argmax()), n_heads)
-    agree = "AtP ranks it first too" if atp_best == want else f"AtP would have said {head_label(*atp_best)}"
-    if parsed == want:
-        return CheckResult(True, f"Correct: patching {head_label(*want)} at the last position changes the logit "
-                                 f"difference by {float(real[want]):+.2f}; {agree}.")
-    return CheckResult(False, f"{head_label(*parsed)} changes it by {float(got):+.2f}, another head by "
-                              f"{float(real[want]):+.2f}. Read the right-hand heatmap's last column.")
-
-
-def atp_worst_miss_head(answer: str, model: str, task: str = "ioi", direction: str = "noise", n_prompts: int = 8,
-                        seed: int = 0) -> CheckResult:
-    """Patched at the last position, which head's real effect does the AtP estimate miss by the most?"""
+def _end_heads(answer: str, model: str, task: str, direction: str, n_prompts: int, seed: int):
+    """(parsed head, AtP (L, H) at END, real patching (L, H) at END, n_heads), or a CheckResult for a bad answer."""
     from app.analysis import atp
 
     cfg = zoo.config(model)
@@ -65,6 +37,33 @@ def atp_worst_miss_head(answer: str, model: str, task: str = "ioi", direction: s
     with zoo.use(model) as m:
         est = atp.attribution(m, pairs, sites=["head"], direction=direction).values["head"][:, -1]  # (L, H) at END
         real = atp.patch_sweep(m, pairs, "head", direction=direction, positions=[-1])[0][:, 0]  # (L, H) at END
+    return parsed, est, real, n_heads
+
+
+def atp_end_head(answer: str, model: str, task: str = "ioi", direction: str = "denoise", n_prompts: int = 8,
+                 seed: int = 0) -> CheckResult:
+    """Which head, patched at the last position, changes the logit difference most?"""
+    got = _end_heads(answer, model, task, direction, n_prompts, seed)
+    if isinstance(got, CheckResult):
+        return got
+    parsed, est, real, n_heads = got
+    want = divmod(int(real.abs().argmax()), n_heads)
+    atp_best = divmod(int(est.abs().argmax()), n_heads)
+    agree = "AtP ranks it first too" if atp_best == want else f"AtP would have said {head_label(*atp_best)}"
+    if parsed == want:
+        return CheckResult(True, f"Correct: patching {head_label(*want)} at the last position changes the logit "
+                                 f"difference by {float(real[want]):+.2f}; {agree}.")
+    return CheckResult(False, f"{head_label(*parsed)} changes it by {float(real[parsed]):+.2f}, another head by "
+                              f"{float(real[want]):+.2f}. Read the right-hand heatmap's last column.")
+
+
+def atp_worst_miss_head(answer: str, model: str, task: str = "ioi", direction: str = "noise", n_prompts: int = 8,
+                        seed: int = 0) -> CheckResult:
+    """Patched at the last position, which head's real effect does the AtP estimate miss by the most?"""
+    got = _end_heads(answer, model, task, direction, n_prompts, seed)
+    if isinstance(got, CheckResult):
+        return got
+    parsed, est, real, n_heads = got
     err = (est - real).abs()  # (L, H)
     want = divmod(int(err.argmax()), n_heads)
     if parsed == want:
