@@ -116,6 +116,7 @@ def test_home_and_framework_page(server, browser):
     # circuitsvis rendered from the local bundle, fetched at most once for the page's several views
     frame = page.frame_locator("iframe").first
     expect(frame.get_by_text("Head selector").first).to_be_attached(timeout=30_000)
+    expect(frame.get_by_text("L0H0", exact=True).first).to_be_attached()  # our head labels, not "Head 0"
     assert len([u for u in bundle_requests if u.endswith(".js")]) == 1, bundle_requests
     assert not outside, outside
 

@@ -45,7 +45,7 @@ def test_precomputed_props_are_script_safe_and_rounded():
     assert "<" not in text and ">" not in text and "&" not in text and "\u2028" not in text
     assert json.loads(text) == {"tokens": tokens, "values": [0.5, 1.0, 0.0, 0.25]}
     pattern = torch.tensor([[[1.0, 0.0], [0.123456, 0.876544]]])  # (head, query, key)
-    att = json.loads(attention_props(tokens[:2], pattern, ["L0H0"]))
+    att = json.loads(attention_props(tokens[:2], pattern, layer=0))
     assert att["attention"] == [[[1.0, 0.0], [0.1235, 0.8765]]] and att["headLabels"] == ["L0H0"]
     page = view_html("AttentionPatterns", props=text)
     assert page.count("</script>") == 1 and text in page

@@ -49,8 +49,7 @@ def attention(model_name: str, text: str, layer: int) -> dict:
             _, cache = model.run_with_cache(prompt.tokens[None], names_filter=lambda n: n == name)
         pattern = cache[name][0]  # (head, query, key)
         labels = _labels(model, prompt.tokens)
-        names = [f"L{layer}H{h}" for h in range(pattern.shape[0])]
-        return {"tokens": labels, "cvis": cvis.attention_props(labels, pattern, names), "notes": list(prompt.notes)}
+        return {"tokens": labels, "cvis": cvis.attention_props(labels, pattern, layer), "notes": list(prompt.notes)}
 
 
 @st.cache_data(**CACHE)

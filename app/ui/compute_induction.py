@@ -36,7 +36,7 @@ def repeated(model_name: str, step: int | None, half_len: int, seed: int, layer:
         cfg = model.cfg
         table = [{"head": head_label(l, h), **{k.replace("_head", ""): round(float(v[l, h]), 3) for k, v in scores.items()}}
                  for l in range(cfg.n_layers) for h in range(cfg.n_heads)]
-        return {"cvis": cvis.attention_props(_labels(model, tokens), cache[name][0]), "table": table}
+        return {"cvis": cvis.attention_props(_labels(model, tokens), cache[name][0], layer), "table": table}
 
 
 @st.cache_data(max_entries=32, show_spinner=False)

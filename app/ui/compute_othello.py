@@ -89,4 +89,4 @@ def attention(model_name: str, moves: tuple[int, ...], layer: int) -> dict:
     tokens = torch.from_numpy(oth.encode(list(moves)))[None]
     with zoo.use(model_name) as model, torch.no_grad():
         _, cache = model.run_with_cache(tokens, names_filter=lambda n: n == name)
-    return {"tokens": labels, "cvis": cvis.attention_props(labels, cache[name][0])}
+    return {"tokens": labels, "cvis": cvis.attention_props(labels, cache[name][0], layer)}

@@ -85,14 +85,15 @@ def props_json(**props) -> str:
     return _script_safe(convert_props(props))
 
 
-def attention_props(tokens: list[str], pattern, head_names: list[str] | None = None) -> str:
-    """``props_json`` for AttentionPatterns from a (head, query, key) tensor, rounded to 4 decimals.
+def attention_props(tokens: list[str], pattern, layer: int | None = None) -> str:
+    """``props_json`` for AttentionPatterns from a (head, query, key) tensor, rounded to 4 decimals; with ``layer``
+    the heads are labelled L{layer}H{head} (circuitsvis' ``headLabels``; without it, "Head N").
 
     Full float32 reprs made the biggest page message 5.6 MB; 4 decimals draw the same picture.
     """
     props = {"tokens": tokens, "attention": pattern.double().round(decimals=4).tolist()}
-    if head_names is not None:  # AttentionPatterns reads ``headLabels`` (``attentionHeadNames`` is AttentionHeads')
-        props["headLabels"] = head_names
+    if layer is not None:  # AttentionPatterns reads ``headLabels`` (``attentionHeadNames`` is AttentionHeads')
+        props["headLabels"] = [f"L{layer}H{h}" for h in range(pattern.shape[0])]
     return props_json(**props)
 
 
