@@ -20,7 +20,15 @@ def word_tokenizer(model_name: str) -> Tokenizer:
     return Tokenizer.from_file(str(zoo.model_dir(model_name) / "tokenizer.json"))
 
 
-def _forward(model):
+def _forward(model_name: str, model):
+    """The bridge's weights as a ``PrefixLM`` (cached-prefix scoring, same numbers); the bridge itself otherwise.
+
+    Read under the model's lock on every call: ``state_dict()`` hands out the live tensors
+    without copying (about 2 ms), so nothing can go stale.
+    """
+    cfg = zoo.config(model_name)
+    if rv.PrefixLM.supports(cfg):
+        return rv.PrefixLM(model.state_dict(), cfg)
     return lambda tokens: model(tokens)  # (B, T) -> (B, T, d_vocab)
 
 
@@ -38,9 +46,10 @@ def query(model_name: str, name: str) -> dict:
         raise ValueError(f"{name!r} is not in the model's world; pick a name from the list")
     tok = word_tokenizer(model_name)
     with zoo.use(model_name) as model:
-        fwd = rv.score_query(_forward(model), tok, world, fact, "forward")
-        bwd = rv.score_query(_forward(model), tok, world, fact, "backward")
-        everyone = rv.candidates_logprobs(_forward(model), tok, [fact], list(world.facts), "backward")[0]  # (all,)
+        run = _forward(model_name, model)
+        fwd = rv.score_query(run, tok, world, fact, "forward")
+        bwd = rv.score_query(run, tok, world, fact, "backward")
+        everyone = rv.candidates_logprobs(run, tok, [fact], list(world.facts), "backward")[0]  # (all,)
     best = world.facts[int(everyone.argmax())]
     return {"person": fact.person, "pet": fact.pet, "group": fact.group, "species": fact.species,
             "forward": _result(fwd), "backward": _result(bwd),
@@ -52,7 +61,7 @@ def group_score(model_name: str, group: str, direction: str) -> dict:
     """One set and direction measured live on the shipped weights, with a 95% Wilson interval."""
     world = rv.load_world(model_name)
     with zoo.use(model_name) as model:
-        s = rv.group_score(_forward(model), word_tokenizer(model_name), world, group, direction)
+        s = rv.group_score(_forward(model_name, model), word_tokenizer(model_name), world, group, direction)
     lo, hi = rv.wilson(s.correct, s.n)
     half = 1.96 * s.gap_sd / s.n ** 0.5
     return {"group": group, "direction": direction, "n": s.n, "accuracy": s.accuracy, "correct": s.correct,
