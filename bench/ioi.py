@@ -5,7 +5,8 @@ Run: ``python -m bench.ioi``. Writes bench/results/ioi.json as a list of
 and varies the template / names, so it is what a reader waits for on a view nobody has opened
 yet. The prompt view is one forward pass; DLA one cached run over 16 prompts; patching the
 residual stream runs n_layers x seq_len patched passes, head outputs n_layers x n_heads; the
-side-by-side view evaluates 2 x 64 prompts per model.
+side-by-side view evaluates 2 x 64 prompts per model; the knock-out view runs the batch twice (intact, ablated)
+plus the ABC twins once.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ def _calls(i: int) -> dict:
         "ioi_patching_resid": lambda: ci.patch.__wrapped__(model, template, order, "abc", "resid_pre"),
         "ioi_patching_heads": lambda: ci.patch.__wrapped__(model, template, order, "abc", "z"),
         "ioi_compare": lambda: ci.compare.__wrapped__(model, 64),
+        "ioi_knockout": lambda: ci.knockout.__wrapped__(model, template, order, ((0, 3),)),
     }
 
 

@@ -55,6 +55,23 @@ def test_patching_views_and_other_model():
     assert not at.exception and not at.error and "ioi_patching.site" not in at.query_params  # back to the default
 
 
+def test_knockout_view_moves_the_name_movers_towards_s(page):
+    """The knock-out view: the S-inhibition head's default knock-out flips the logit difference and turns the movers
+    to S; clearing the heads gives the intact run; a head the model lacks in the link is refused with a notice."""
+    labels = _metrics(page)
+    assert "Logit diff, intact" in labels and "… heads knocked out" in labels
+    value = {m.label: float(m.value) for m in page.metric if m.label in ("Logit diff, intact", "… heads knocked out")}
+    assert value["Logit diff, intact"] > 0 > value["… heads knocked out"]
+    page.multiselect(key="ioi_knockout.heads_list").set_value([]).run()
+    assert not page.exception and not page.error
+    value = {m.label: float(m.value) for m in page.metric if m.label in ("Logit diff, intact", "… heads knocked out")}
+    assert value["Logit diff, intact"] == value["… heads knocked out"]
+    assert page.query_params["ioi_knockout.heads"] == ""
+    at = _page({"ioi_knockout.heads": "L7H7"})
+    assert not at.exception and not at.error and "were not valid" in _texts(at)
+    assert at.multiselect(key="ioi_knockout.heads_list").value == ["L0H3"]  # back to the walkthrough's head
+
+
 def test_tampered_url_falls_back_with_a_notice():
     at = _page({"ioi_prompt.io": "<script>alert(1)</script>", "ioi_prompt.template": "99", "ioi_dla.order": "CDDC",
                 "ioi_patching.model": "attn-only-2l", "ioi_compare.n": "-5", "ioi_heads.evil": "1",

@@ -242,25 +242,41 @@ def _mean_ablation_hooks(model, batch: Batch, heads: list[tuple[int, int]], refe
     return [(f"blocks.{l}.attn.hook_z", lambda z, hook, l=l: hook_fn(z, hook, l)) for l in sorted({l for l, _ in heads})]
 
 
-@torch.no_grad()
-def mover_attention_after_ablation(model, batch: Batch, heads: list[tuple[int, int]], movers: list[tuple[int, int]],
-                                   reference: torch.Tensor | None = None) -> dict[str, float]:
-    """The movers' mean attention from END to the IO and to S (S1 + S2), with ``heads`` mean-ablated at END.
+@dataclass(frozen=True)
+class Knockout:
+    """The clean run with some heads mean-ablated at END: its logit difference and every head's attention from END."""
 
-    The paper's test of an S-inhibition head (section 3.2): knock out its output and the name movers
-    attend to S more. ``heads=[]`` gives the unablated attention.
+    logit_diff: float  # mean over the batch
+    attention: dict  # "END->IO", "END->S1", "END->S2" -> (L, H), mean over the batch
+
+
+@torch.no_grad()
+def knockout(model, batch: Batch, heads: list[tuple[int, int]], reference: torch.Tensor | None = None) -> Knockout:
+    """Mean-ablate ``heads`` at END (their mean over ``reference``, e.g. the ABC twins) and read every head's attention.
+
+    The paper's test of an S-inhibition head (section 3.2): knock it out and the name movers attend to S more.
+    ``heads=[]`` gives the clean run.
     """
     p, got = batch.pos, {}
 
-    def grab(pattern, hook):  # (N, H, T, T)
+    def grab(pattern, hook):  # (N, H, T, T) -> the END row
         got[hook.layer()] = pattern[:, :, p["END"]]
         return pattern
 
     hooks = _mean_ablation_hooks(model, batch, heads, reference) if heads else []
-    hooks += [(f"blocks.{l}.attn.hook_pattern", grab) for l in sorted({l for l, _ in movers})]
-    model.run_with_hooks(batch.tokens, fwd_hooks=hooks)
-    io = torch.stack([got[l][:, h, p["IO"]] for l, h in movers]).mean()
-    s = torch.stack([got[l][:, h, p["S1"]] + got[l][:, h, p["S2"]] for l, h in movers]).mean()
+    hooks += [(f"blocks.{l}.attn.hook_pattern", grab) for l in range(model.cfg.n_layers)]
+    logits = model.run_with_hooks(batch.tokens, fwd_hooks=hooks)
+    pat = torch.stack([got[l] for l in range(model.cfg.n_layers)], 1)  # (N, L, H, T)
+    return Knockout(logit_diff(logits, batch.io, batch.s).mean().item(),
+                    {f"END->{r}": pat[..., p[r]].mean(0) for r in ("IO", "S1", "S2")})
+
+
+def mover_attention_after_ablation(model, batch: Batch, heads: list[tuple[int, int]], movers: list[tuple[int, int]],
+                                   reference: torch.Tensor | None = None) -> dict[str, float]:
+    """The movers' mean attention from END to the IO and to S (S1 + S2), with ``heads`` mean-ablated at END."""
+    a = knockout(model, batch, heads, reference).attention
+    io = torch.stack([a["END->IO"][l, h] for l, h in movers]).mean()
+    s = torch.stack([a["END->S1"][l, h] + a["END->S2"][l, h] for l, h in movers]).mean()
     return {"END->IO": float(io), "END->S": float(s)}
 
 

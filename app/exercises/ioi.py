@@ -7,7 +7,7 @@ when the answer is wrong.
 from __future__ import annotations
 
 from app import zoo
-from app.exercises.common import CheckResult, _check_head
+from app.exercises.common import CheckResult, _check_head, parse_head
 
 
 def _setup(model: str):
@@ -66,5 +66,32 @@ def ioi_patch_role(answer: str, model: str, template: int = 3, order: str = "ABB
                               "its darkest cell.")
 
 
+def ioi_knockout_mover(answer: str, model: str, knock: str = "L0H3", template: int = 11,
+                       order: str = "ABBA") -> CheckResult:
+    """Knock out ``knock`` at END: which name mover (from the model's metrics) turns towards S the most?"""
+    from app.widgets.induction import parse_heads
+
+    A, _, tok = _setup(model)
+    movers = [tuple(int(x) for x in h.split(".")) for h in zoo.metrics(model)["name_mover_heads"]]
+    head = parse_head(answer)
+    if head is None:
+        return CheckResult(False, "Write one head as L<layer>H<head>, for example L1H3.")
+    given = [head]
+    batch = A.standard_batch(tok, template, order)
+    with zoo.use(model) as m:
+        intact = A.knockout(m, batch, [])
+        out = A.knockout(m, batch, parse_heads(knock), A.corrupted(tok, batch, "abc"))
+    to_s = lambda k, l, h: float(k.attention["END->S1"][l, h] + k.attention["END->S2"][l, h])  # noqa: E731
+    rise = {(l, h): to_s(out, l, h) - to_s(intact, l, h) for l, h in movers}
+    want = max(rise, key=rise.get)
+    summary = ", ".join(f"L{l}H{h} {rise[(l, h)]:+.2f}" for l, h in movers)
+    if given[0] == want:
+        return CheckResult(True, f"Correct: attention to S rises by {summary}.")
+    if given[0] not in rise:
+        return CheckResult(False, f"L{given[0][0]}H{given[0][1]} is not one of the name movers "
+                                  f"({', '.join(f'L{l}H{h}' for l, h in movers)}); compare their orange bars.")
+    return CheckResult(False, "Compare the two orange bars (intact, knocked out) of each name mover.")
+
+
 CHECKS = {"ioi_top_dla_head": ioi_top_dla_head, "ioi_shortcut_model": ioi_shortcut_model,
-          "ioi_patch_role": ioi_patch_role}
+          "ioi_patch_role": ioi_patch_role, "ioi_knockout_mover": ioi_knockout_mover}

@@ -96,6 +96,17 @@ def patch(model_name: str, template: int, order: str, corruption: str, site: str
 
 
 @st.cache_data(**CACHE)
+def knockout(model_name: str, template: int, order: str, heads: tuple[tuple[int, int], ...]) -> dict:
+    """Every head's attention from END, intact and with ``heads`` mean-ablated at END over the ABC twins."""
+    with _model_and_batch(model_name, template, order) as (model, batch, corrupt):
+        intact = A.knockout(model, batch, [])
+        out = A.knockout(model, batch, list(heads), corrupt("abc")) if heads else intact
+    lists = lambda k: {r: v.tolist() for r, v in k.attention.items()}  # noqa: E731
+    return {"intact": lists(intact), "out": lists(out), "ld_intact": intact.logit_diff, "ld_out": out.logit_diff,
+            "example": batch.prompts[0].text, "n": len(batch.prompts)}
+
+
+@st.cache_data(**CACHE)
 def compare(model_name: str, n: int) -> dict:
     """Logit difference on standard held-out prompts and on prompts with filler and spans after S2."""
     tok = word_tokenizer(model_name)

@@ -24,7 +24,7 @@ from app.widgets.grokking import (
     LogitFourierParams,
     PeriodicParams,
 )
-from app.widgets.ioi import IOICompareParams, IOIDLAParams, IOIHeadsParams, IOIPatchParams, IOIPromptParams
+from app.widgets.ioi import IOICompareParams, IOIDLAParams, IOIHeadsParams, IOIKnockoutParams, IOIPatchParams, IOIPromptParams
 from app.widgets.induction import AblationParams, InductionTextParams, PhaseChangeParams, RepeatedTokensParams
 from app.widgets.othello import (
     BoardParams,
@@ -75,6 +75,7 @@ REGISTRY: dict[str, type[WidgetParams]] = {
     "ioi_patching": IOIPatchParams,
     "ioi_heads": IOIHeadsParams,
     "ioi_compare": IOICompareParams,
+    "ioi_knockout": IOIKnockoutParams,
     "sae_training": SAETrainingParams,
     "sae_feature": SAEFeatureParams,
     "sae_text": SAETextParams,

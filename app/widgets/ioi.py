@@ -5,7 +5,9 @@ https://arxiv.org/abs/2211.00593).
 top tokens; ``ioi_dla``: direct logit attribution per head and per layer x source position;
 ``ioi_patching``: activation patching from the ABC (or swapped) prompt into the clean one;
 ``ioi_heads``: the head classes found on our model vs the paper's on GPT-2 small;
-``ioi_compare``: two models side by side (one solves IOI by a shortcut).
+``ioi_compare``: two models side by side (one solves IOI by a shortcut);
+``ioi_knockout``: mean-ablate chosen heads at END and watch every head's attention from END move
+(the paper's test of S-inhibition heads, section 3.2).
 """
 
 from __future__ import annotations
@@ -15,7 +17,9 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 
 from app.tasks import ioi
+from app import zoo
 from app.widgets.base import MAX_TEXT_CHARS, WidgetParams, known_model
+from app.widgets.induction import parse_heads
 
 IOI_MODELS = ("ioi-small", "ioi-shortcut")
 HUB_MODEL = "gpt2"  # the optional hub model (app.hub; GPT-2 small); DLA and patching accept it too
@@ -154,3 +158,34 @@ class IOICompareParams(WidgetParams):
         return (_SETUP + "for prefix_and_gaps in (False, True):\n"
                 f"    ps = ioi.prompts({self.n}, 'test', seed=2, gaps=prefix_and_gaps, prefix=prefix_and_gaps)\n"
                 "    print(prefix_and_gaps, A.evaluate(model, tok, ps))  # logit diff, accuracy, top-1\n")
+
+
+class IOIKnockoutParams(IOIParams):
+    heads: str = Field(default="L0H3", max_length=200, description="Heads to mean-ablate at END, e.g. 'L0H3, L1H1'.")
+
+    @field_validator("heads")
+    @classmethod
+    def _heads_parse(cls, v: str) -> str:
+        parse_heads(v)
+        return v
+
+    @model_validator(mode="after")
+    def _heads_exist(self):
+        cfg = zoo.config(self.model)
+        for l, h in parse_heads(self.heads):
+            if not (0 <= l < cfg["n_layers"] and 0 <= h < cfg["n_heads"]):
+                raise ValueError(f"L{l}H{h} does not exist in {self.model} (layers 0..{cfg['n_layers'] - 1}, "
+                                 f"heads 0..{cfg['n_heads'] - 1})")
+        return self
+
+    @property
+    def head_list(self) -> list[tuple[int, int]]:
+        return sorted(set(parse_heads(self.heads)))
+
+    def _code(self) -> str:
+        return (self._batch_code() + "bad = A.corrupted(tok, batch, 'abc')  # the ABC twins: the mean to ablate with\n"
+                "intact = A.knockout(model, batch, [])\n"
+                f"out = A.knockout(model, batch, {self.head_list}, bad)  # outputs at END -> their ABC mean\n"
+                "print(intact.logit_diff, '->', out.logit_diff)\n"
+                "print(out.attention['END->S1'] + out.attention['END->S2'] - intact.attention['END->S1']"
+                " - intact.attention['END->S2'])  # (L, H) change in attention to S\n")

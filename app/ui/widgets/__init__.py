@@ -46,6 +46,7 @@ UI = {
     "ioi_patching": ioi.ioi_patching_ui,
     "ioi_heads": ioi.ioi_heads_ui,
     "ioi_compare": ioi.ioi_compare_ui,
+    "ioi_knockout": ioi.ioi_knockout_ui,
     "sae_training": sae.sae_training_ui,
     "sae_feature": sae.sae_feature_ui,
     "sae_text": sae.sae_text_ui,

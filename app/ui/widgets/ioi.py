@@ -12,7 +12,9 @@ from app.tasks import ioi
 from app.ui import compute_ioi as ci
 from app.ui.params import commit, from_url, seed, show_code, state_key
 from app.ui.widgets.framework import _compute, _heatmap, _notes
-from app.widgets.ioi import HUB_MODEL, IOI_MODELS, IOICompareParams, IOIDLAParams, IOIHeadsParams, IOIPatchParams, IOIPromptParams
+from app.widgets.induction import parse_heads
+from app.widgets.ioi import (HUB_MODEL, IOI_MODELS, IOICompareParams, IOIDLAParams, IOIHeadsParams, IOIKnockoutParams,
+                             IOIPatchParams, IOIPromptParams)
 
 
 def _model_select(key: str, field: str = "model", label: str = "Model", hub_ok: bool = False) -> str:
@@ -234,4 +236,49 @@ def ioi_compare_ui(key: str, defaults: IOICompareParams) -> None:
             io_s = [[x - y for x, y in zip(r1, r2)] for r1, r2 in zip(out[name]["attention"]["END->IO"],
                                                                      out[name]["attention"]["END->S2"])]
             st.plotly_chart(_head_grid(io_s, "attention END→IO minus END→S2", "Δ attention"), key=f"{key}-{name}")
+    show_code(params)
+
+
+def ioi_knockout_ui(key: str, defaults: IOIKnockoutParams) -> None:
+    seed(key, from_url(key, defaults))
+    model = _model_select(key)
+    template, order = _layout(key)
+    cfg = zoo.config(model)
+    options = [f"L{l}H{h}" for l in range(cfg["n_layers"]) for h in range(cfg["n_heads"])]
+    chosen_key = state_key(key, "heads_list")
+    if chosen_key not in st.session_state:  # the seeded (URL or YAML) head list, validated by from_url
+        st.session_state[chosen_key] = [f"L{l}H{h}" for l, h in parse_heads(st.session_state[state_key(key, "heads")])]
+    st.session_state[chosen_key] = [h for h in st.session_state[chosen_key] if h in options]
+    chosen = st.multiselect("Heads to knock out at END (output replaced by its mean over the ABC prompts)", options,
+                            key=chosen_key)
+    params = commit(key, defaults, {"model": model, "template": template, "order": order, "heads": ", ".join(chosen)})
+    if params is None:
+        return
+    r = _compute(ci.knockout, params.model, params.template, params.order, tuple(params.head_list))
+    if r is None:
+        return
+    m = st.columns(2)
+    m[0].metric("Logit diff, intact", f"{r['ld_intact']:.2f}")
+    m[1].metric("… heads knocked out", f"{r['ld_out']:.2f}", delta=f"{r['ld_out'] - r['ld_intact']:+.2f}",
+                delta_color="off")
+    first = min((l for l, _ in params.head_list), default=0)
+    later = [(l, h) for l in range(cfg["n_layers"]) for h in range(cfg["n_heads"]) if l > first or not params.head_list]
+    if not later:
+        st.info("Nothing reads from the last layer's heads: knock out an earlier head to see attention move.",
+                icon=":material/info:")
+        return
+    x = [f"L{l}H{h}" for l, h in later]
+    at = lambda run, role: [run[role][l][h] for l, h in later]  # noqa: E731
+    s_of = lambda run: [a + b for a, b in zip(at(run, "END->S1"), at(run, "END->S2"))]  # noqa: E731
+    fig = go.Figure()
+    fig.add_bar(x=x, y=at(r["intact"], "END->IO"), name="END → IO, intact", marker_color="#a8dadc")
+    fig.add_bar(x=x, y=at(r["out"], "END->IO"), name="END → IO, knocked out", marker_color="#2a9d8f")
+    fig.add_bar(x=x, y=s_of(r["intact"]), name="END → S (S1 + S2), intact", marker_color="#f4a261")
+    fig.add_bar(x=x, y=s_of(r["out"]), name="END → S (S1 + S2), knocked out", marker_color="#e76f51")
+    fig.update_layout(barmode="group", height=360, yaxis_title="attention (mean over prompts)",
+                      title="Attention from END of the heads after the knocked-out ones",
+                      margin=dict(l=10, r=10, t=50, b=10), legend=dict(orientation="h", y=-0.2))
+    st.plotly_chart(fig, key=f"{key}-bars")
+    st.caption(f"{r['n']} prompts like: “{r['example']}”. Heads in the knocked-out heads' layers and below cannot "
+               "change their attention, so they are left out.")
     show_code(params)
