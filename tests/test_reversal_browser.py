@@ -21,6 +21,7 @@ def test_reversal_curse_page(server, browser):  # noqa: F811
     expect(page.get_by_text("pet's rank (forward)").first).to_be_visible(timeout=60_000)
     expect(page.locator(".js-plotly-plot").first).to_be_visible(timeout=60_000)
     expect(page.get_by_text("is not a person or pet").first).to_be_visible(timeout=30_000)  # the hostile URL name
+    expect(page.get_by_text("95% Wilson interval over the 150 queries").first).to_be_visible(timeout=60_000)  # accuracy
     _assert_clean(page)
     _shoot(page, "reversal-curse.png")
 
