@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import ClassVar, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 
 from app import zoo
 from app.exercises import parse_head
@@ -70,14 +70,11 @@ def parse_heads(spec: str) -> list[tuple[int, int]]:
     return heads
 
 
-class AblationParams(CheckpointParams):
-    model: str = Field(default="attn-only-2l", description="Zoo model name.")
-    heads: str = Field(default="", max_length=200, description="Heads to ablate, e.g. 'L1H3, L0H2'.")
-    mode: Literal["zero", "mean"] = Field(default="zero", description="Replace the head's output by zero or by its mean.")
-    half_len: int = Field(default=40, ge=5, le=120, description="Random tokens in each copy.")
-    seed: int = Field(default=0, ge=0, le=1_000_000, description="Seed of the random tokens.")
+class HeadList(BaseModel):
+    """Mixin for parameter models with ``model`` and ``heads`` (e.g. 'L1H3, L0H2') fields: parses and range-checks
+    the heads against the model's config; ``head_list`` is the sorted, de-duplicated (layer, head) list."""
 
-    @field_validator("heads")
+    @field_validator("heads", check_fields=False)
     @classmethod
     def _heads_parse(cls, v: str) -> str:
         parse_heads(v)
@@ -94,6 +91,14 @@ class AblationParams(CheckpointParams):
     @property
     def head_list(self) -> list[tuple[int, int]]:
         return sorted(set(parse_heads(self.heads)))
+
+
+class AblationParams(CheckpointParams, HeadList):
+    model: str = Field(default="attn-only-2l", description="Zoo model name.")
+    heads: str = Field(default="", max_length=200, description="Heads to ablate, e.g. 'L1H3, L0H2'.")
+    mode: Literal["zero", "mean"] = Field(default="zero", description="Replace the head's output by zero or by its mean.")
+    half_len: int = Field(default=40, ge=5, le=120, description="Random tokens in each copy.")
+    seed: int = Field(default=0, ge=0, le=1_000_000, description="Seed of the random tokens.")
 
     def _code(self) -> str:
         heads = self.head_list

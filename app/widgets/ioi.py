@@ -17,9 +17,8 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 
 from app.tasks import ioi
-from app import zoo
 from app.widgets.base import MAX_TEXT_CHARS, WidgetParams, known_model
-from app.widgets.induction import parse_heads
+from app.widgets.induction import HeadList
 
 IOI_MODELS = ("ioi-small", "ioi-shortcut")
 HUB_MODEL = "gpt2"  # the optional hub model (app.hub; GPT-2 small); DLA and patching accept it too
@@ -160,27 +159,8 @@ class IOICompareParams(WidgetParams):
                 "    print(prefix_and_gaps, A.evaluate(model, tok, ps))  # logit diff, accuracy, top-1\n")
 
 
-class IOIKnockoutParams(IOIParams):
+class IOIKnockoutParams(IOIParams, HeadList):
     heads: str = Field(default="L0H3", max_length=200, description="Heads to mean-ablate at END, e.g. 'L0H3, L1H1'.")
-
-    @field_validator("heads")
-    @classmethod
-    def _heads_parse(cls, v: str) -> str:
-        parse_heads(v)
-        return v
-
-    @model_validator(mode="after")
-    def _heads_exist(self):
-        cfg = zoo.config(self.model)
-        for l, h in parse_heads(self.heads):
-            if not (0 <= l < cfg["n_layers"] and 0 <= h < cfg["n_heads"]):
-                raise ValueError(f"L{l}H{h} does not exist in {self.model} (layers 0..{cfg['n_layers'] - 1}, "
-                                 f"heads 0..{cfg['n_heads'] - 1})")
-        return self
-
-    @property
-    def head_list(self) -> list[tuple[int, int]]:
-        return sorted(set(parse_heads(self.heads)))
 
     def _code(self) -> str:
         return (self._batch_code() + "bad = A.corrupted(tok, batch, 'abc')  # the ABC twins: the mean to ablate with\n"

@@ -64,17 +64,23 @@ def repeated_tokens_ui(key: str, defaults: RepeatedTokensParams) -> None:
     show_code(params)
 
 
+def head_multiselect(key: str, model: str, label: str) -> list[str]:
+    """A multiselect of the model's heads (L1H3 ...), seeded from the widget's ``heads`` field (URL or YAML, already
+    validated by ``from_url``); heads the current model lacks are dropped. Commit ``", ".join(result)``."""
+    cfg = zoo.config(model)
+    options = [f"L{l}H{h}" for l in range(cfg["n_layers"]) for h in range(cfg["n_heads"])]
+    chosen_key = state_key(key, "heads_list")
+    if chosen_key not in st.session_state:
+        st.session_state[chosen_key] = [f"L{l}H{h}" for l, h in parse_heads(st.session_state[state_key(key, "heads")])]
+    st.session_state[chosen_key] = [h for h in st.session_state[chosen_key] if h in options]
+    return st.multiselect(label, options, key=chosen_key)
+
+
 def ablation_ui(key: str, defaults: AblationParams) -> None:
     seed(key, from_url(key, defaults))
     model = _model_select(key)
     checkpoint = _checkpoint_select(key, model)
-    cfg = zoo.config(model)
-    options = [f"L{l}H{h}" for l in range(cfg["n_layers"]) for h in range(cfg["n_heads"])]
-    chosen_key = state_key(key, "heads_list")
-    if chosen_key not in st.session_state:  # the seeded (URL or YAML) head list, validated by from_url
-        st.session_state[chosen_key] = [f"L{l}H{h}" for l, h in parse_heads(st.session_state[state_key(key, "heads")])]
-    st.session_state[chosen_key] = [h for h in st.session_state[chosen_key] if h in options]
-    chosen = st.multiselect("Heads to ablate", options, key=chosen_key)
+    chosen = head_multiselect(key, model, "Heads to ablate")
     cols = st.columns(3)
     mode = cols[0].radio("Ablation", ["zero", "mean"], horizontal=True, key=state_key(key, "mode"))
     half_len = cols[1].slider("Random tokens per copy", 5, 120, key=state_key(key, "half_len"))

@@ -12,7 +12,7 @@ from app.tasks import ioi
 from app.ui import compute_ioi as ci
 from app.ui.params import commit, from_url, seed, show_code, state_key
 from app.ui.widgets.framework import _compute, _heatmap, _notes
-from app.widgets.induction import parse_heads
+from app.ui.widgets.induction import head_multiselect
 from app.widgets.ioi import (HUB_MODEL, IOI_MODELS, IOICompareParams, IOIDLAParams, IOIHeadsParams, IOIKnockoutParams,
                              IOIPatchParams, IOIPromptParams)
 
@@ -244,13 +244,7 @@ def ioi_knockout_ui(key: str, defaults: IOIKnockoutParams) -> None:
     model = _model_select(key)
     template, order = _layout(key)
     cfg = zoo.config(model)
-    options = [f"L{l}H{h}" for l in range(cfg["n_layers"]) for h in range(cfg["n_heads"])]
-    chosen_key = state_key(key, "heads_list")
-    if chosen_key not in st.session_state:  # the seeded (URL or YAML) head list, validated by from_url
-        st.session_state[chosen_key] = [f"L{l}H{h}" for l, h in parse_heads(st.session_state[state_key(key, "heads")])]
-    st.session_state[chosen_key] = [h for h in st.session_state[chosen_key] if h in options]
-    chosen = st.multiselect("Heads to knock out at END (output replaced by its mean over the ABC prompts)", options,
-                            key=chosen_key)
+    chosen = head_multiselect(key, model, "Heads to knock out at END (output replaced by its mean over the ABC prompts)")
     params = commit(key, defaults, {"model": model, "template": template, "order": order, "heads": ", ".join(chosen)})
     if params is None:
         return
