@@ -16,17 +16,17 @@ the name is positions 1-4 and the last name token is position 4.
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
 import torch
-from transformer_lens import patching
-
 from app import zoo
 from app.tasks import facts
 
 NAME_POS = [1, 2, 3, 4]  # Ka lin Do vrek, in a name-first template
 LAST_NAME_POS = 4
+ROWS_PER_RUN = 256  # prompts per resumed run: this size ran fastest per row on one thread (tiny model)
 
 
 @lru_cache(maxsize=8)
@@ -80,58 +80,125 @@ def _site_hook(site: str) -> str:
     return f"blocks.{layer}.hook_resid_mid" if part == "attn" else f"blocks.{layer}.hook_resid_post"
 
 
-def residuals(model, tok, world, template: str, pos: int = LAST_NAME_POS) -> tuple[list[str], torch.Tensor]:
-    """(site names, (n_sites, N, d_model)): the residual stream at ``pos`` for every athlete."""
+def residuals(model, tok, world, template: str, pos: int | None = LAST_NAME_POS) -> tuple[list[str], torch.Tensor]:
+    """(site names, (n_sites, N, d_model)): the residual stream at ``pos`` for every athlete.
+
+    ``pos=None`` keeps every position: (n_sites, N, T, d_model), one forward for all of a view's positions.
+    """
     names = sites(model.cfg.n_layers)
     hooks = {_site_hook(s) for s in names}
     with torch.no_grad():
         _, cache = model.run_with_cache(_tokens(tok, [facts.prompt(a, template) for a in world.athletes]),
                                         names_filter=lambda n: n in hooks)
-    return names, torch.stack([cache[_site_hook(s)][:, pos] for s in names])  # (S, N, d)
+    every = torch.stack([cache[_site_hook(s)] for s in names])  # (S, N, T, d)
+    return names, every if pos is None else every[:, :, pos]
 
 
-def _fit_probe(x: torch.Tensor, y: torch.Tensor, k: int, l2: float) -> tuple[torch.Tensor, torch.Tensor]:
-    """Multinomial logistic regression (x (n, d) -> k classes) by L-BFGS; returns w (d, k), b (k,)."""
-    w = torch.zeros(x.shape[1], k, requires_grad=True)
-    b = torch.zeros(k, requires_grad=True)
-    opt = torch.optim.LBFGS([w, b], max_iter=200, line_search_fn="strong_wolfe")
+def _fit_probes(x: torch.Tensor, y: torch.Tensor, k: int, l2: float, tol: float = 1e-9,
+                max_steps: int = 50) -> tuple[torch.Tensor, torch.Tensor]:
+    """S multinomial logistic regressions at once, x (S, n, d) -> y (n,) in k classes; w (S, d, k), b (S, k).
 
-    def closure():
-        opt.zero_grad()
-        loss = torch.nn.functional.cross_entropy(x @ w + b, y) + l2 * (w ** 2).sum()
-        loss.backward()
-        return loss
+    Minimises mean cross-entropy + ``l2`` * |w|^2 (bias unpenalised) by Newton's method with a
+    backtracking line search, to a gradient below ``tol`` in float64: the exact optimum, whatever
+    the solver. The softmax ignores a shift shared by all classes and the penalty prefers the
+    smallest w, so the optimum's columns sum to zero; we solve in a (k-1)-column basis of that
+    subspace, which also removes the bias' flat direction. Hessians are built and factored in
+    float32 (the step only needs to point downhill), gradients and the line search stay float64,
+    the first step uses the Hessian at zero (features (x) identity: one d x d solve), and once
+    the gradient is small the last factorisation is reused.
+    """
+    S, n, d = x.shape
+    D, m = d + 1, k - 1
+    xt = torch.cat([x.double(), x.new_ones(S, n, 1, dtype=torch.float64)], -1)  # (S, n, D): bias column
+    Y = torch.nn.functional.one_hot(y, k).double()  # (n, k)
+    E = torch.linalg.qr(torch.eye(k, dtype=torch.float64) - 1.0 / k)[0][:, :m]  # (k, m): orthonormal, sums to 0
+    pen = torch.ones(D, 1, dtype=torch.float64)
+    pen[-1] = 0  # (D, 1): the bias row is not penalised
+    ridge = (2 * l2 * pen + 1e-6 * (1 - pen)).float()  # (D, 1): the penalty's curvature (+ a nudge for the bias)
+    theta = torch.zeros(S, D, m, dtype=torch.float64)  # weights and bias in the sum-zero basis
 
-    opt.step(closure)
-    return w.detach(), b.detach()
+    def loss(th):  # (S,)
+        z = xt @ th @ E.T  # (S, n, k)
+        return (z.logsumexp(-1) - (z * Y).sum(-1)).mean(-1) + l2 * ((th * pen) ** 2).sum((1, 2))
+
+    f, chol = loss(theta), None
+    for _ in range(max_steps):
+        p = (xt @ theta @ E.T).softmax(-1)  # (S, n, k)
+        g = xt.mT @ (p - Y) @ E / n + 2 * l2 * theta * pen  # (S, D, m)
+        g_s = g.abs().amax((1, 2))  # (S,)
+        gmax = float(g_s.max())
+        if gmax < tol:
+            break
+        xf = xt.float()
+        if chol is None and not theta.any():  # at zero p is uniform and E^T (diag p - p p^T) E = I / k
+            h0 = xf.mT @ xf / (n * k) + torch.diag(ridge[:, 0])  # (S, D, D)
+            step = torch.cholesky_solve(g.float(), torch.linalg.cholesky(h0)).double()  # (S, D, m)
+        else:
+            if chol is None or gmax > 1e-4:
+                q = p @ E  # (S, n, m)
+                B = (torch.einsum("sna,ai,aj->snij", p, E, E) - q[..., :, None] * q[..., None, :]).float()  # (S, n, m, m)
+                xB = (xf[..., :, None] * B.reshape(S, n, 1, m * m)).reshape(S, n, D * m * m)  # (S, n, D*m*m)
+                H = (xB.mT @ xf / n).reshape(S, D, m, m, D).transpose(3, 4)  # (S, D, m, D, m)
+                H = H.reshape(S, D * m, D * m) + torch.diag(ridge.expand(D, m).reshape(-1))
+                chol = torch.linalg.cholesky(H)
+            step = torch.cholesky_solve(g.reshape(S, -1, 1).float(), chol).double().reshape(S, D, m)
+        step[g_s < tol] = 0  # problems already at their optimum stay there
+        slope = (g * step).sum((1, 2))  # (S,): > 0, the step goes downhill
+        # a full step whose predicted decrease is below the loss' float64 resolution is taken as is
+        settled = slope < 1e-13
+        t = torch.ones(S, dtype=torch.float64)
+        for _ in range(60):
+            new = theta - t[:, None, None] * step
+            f_new = loss(new)
+            ok = (f_new <= f - 1e-4 * t * slope) | settled
+            if bool(ok.all()):
+                break
+            t = torch.where(ok, t, t / 2)
+        theta, f = new, f_new
+    w = theta @ E.T  # (S, D, k)
+    return w[:, :-1], w[:, -1]
 
 
-def probe_accuracy(x: torch.Tensor, y: torch.Tensor, fold: torch.Tensor, l2: float = 1e-2) -> float:
-    """Held-out accuracy of a multinomial logistic-regression probe, x (N, d) -> y (N,).
+def probe_accuracies(x: torch.Tensor, y: torch.Tensor, fold: torch.Tensor, l2: float = 1e-2) -> list[float]:
+    """Held-out accuracy of a multinomial logistic-regression probe for each of S feature sets, x (S, N, d) -> y (N,).
 
     ``fold`` (N,) assigns each athlete to a fold; each fold is predicted by a probe fitted
-    (L-BFGS, L2 penalty) on the others, so every athlete is a held-out one. We fold by the
+    (L2 penalty, ``_fit_probes``) on the others, so every athlete is a held-out one. We fold by the
     matching's parity (``Athlete.slot % 2``): each name keeps one athlete of every sport on
     both sides, so a probe cannot score by remembering which sports a token's other
     athletes had (a random split would make that score *below* chance).
     """
+    x = x.float()
     n, k = len(y), int(y.max()) + 1
-    correct = 0
+    correct = torch.zeros(x.shape[0], dtype=torch.long)
     for f in fold.unique():
         test = fold == f
-        mu, sd = x[~test].mean(0), x[~test].std(0) + 1e-6
-        xt, xs = (x[~test] - mu) / sd, (x[test] - mu) / sd  # (n_train, d), (n_test, d)
-        w, b = _fit_probe(xt, y[~test], k, l2)
-        correct += int(((xs @ w + b).argmax(-1) == y[test]).sum())
-    return correct / n
+        mu, sd = x[:, ~test].mean(1, keepdim=True), x[:, ~test].std(1, keepdim=True) + 1e-6  # (S, 1, d)
+        xt, xs = (x[:, ~test] - mu) / sd, (x[:, test] - mu) / sd  # (S, n_train, d), (S, n_test, d)
+        w, b = _fit_probes(xt, y[~test], k, l2)  # (S, d, k), (S, k)
+        correct += ((xs.double() @ w + b[:, None]).argmax(-1) == y[test]).sum(-1)
+    return (correct / n).tolist()
 
 
-def probe_by_site(model, tok, world, attribute: str = "sport", pos: int = LAST_NAME_POS) -> dict[str, float]:
-    """Held-out probe accuracy for ``attribute`` at position ``pos`` at every residual site."""
-    names, res = residuals(model, tok, world, facts.TEMPLATES[attribute][0], pos)
+def probe_accuracy(x: torch.Tensor, y: torch.Tensor, fold: torch.Tensor, l2: float = 1e-2) -> float:
+    """Held-out probe accuracy for one feature set x (N, d) -> y (N,); see ``probe_accuracies``."""
+    return probe_accuracies(x[None], y, fold, l2)[0]
+
+
+def probe_by_site(model, tok, world, attribute: str = "sport", pos: int = LAST_NAME_POS,
+                  res: torch.Tensor | None = None) -> dict[str, float]:
+    """Held-out probe accuracy for ``attribute`` at position ``pos`` at every residual site.
+
+    ``res``: this template's residuals at every position, (n_sites, N, T, d) from ``residuals(..., pos=None)``,
+    if the caller kept them (the probe view caches them per model); otherwise one forward computes them.
+    """
+    if res is None:
+        names, res = residuals(model, tok, world, facts.TEMPLATES[attribute][0], pos)
+    else:
+        names, res = sites(model.cfg.n_layers), res[:, :, pos]
     y = torch.tensor([a.attr(attribute) for a in world.athletes])
     fold = torch.tensor([a.slot % 2 for a in world.athletes])
-    return {s: probe_accuracy(res[i].float(), y, fold) for i, s in enumerate(names)}
+    return dict(zip(names, probe_accuracies(res, y, fold)))
 
 
 def probe_by_layer(by_site: dict[str, float], n_layers: int) -> list[float]:
@@ -139,31 +206,84 @@ def probe_by_layer(by_site: dict[str, float], n_layers: int) -> list[float]:
     return [by_site["embed"]] + [by_site[f"L{i} mlp"] for i in range(n_layers)]
 
 
-def mlp_ablation(model, tok, world, attribute: str = "sport", progress=None) -> dict[str, list[float]]:
+def _final_logits_from(model, resid: torch.Tensor, layer: int) -> torch.Tensor:
+    """(B, V) final-position logits from the residual stream entering block ``layer``, resid (B, T, d).
+
+    Runs blocks ``layer`` .. n_layers-1, the final LayerNorm and the unembedding (the bridge's own
+    modules, no hooks). A patch or ablation at layer l changes nothing before it, so its run can
+    start from the unpatched run's cached stream: the same numbers as a whole hooked forward, with
+    the blocks below l skipped (tests/test_facts_fast.py compares the two).
+    """
+    for block in model.blocks[layer:]:
+        out = block(resid)
+        resid = out[0] if isinstance(out, tuple) else out  # (B, T, d)
+    return model.unembed(model.ln_final(resid[:, -1:]))[:, 0]  # (B, V)
+
+
+@dataclass(frozen=True)
+class Runs:
+    """Unpatched runs of athletes' name-first prompts: what an MLP patch or ablation resumes from.
+
+    ``last``: (N, V) final-position logits; ``mid`` / ``mlp``: per layer, (N, T, d) hook_resid_mid and
+    hook_mlp_out (resid_post = resid_mid + mlp_out). Row i is ``athletes[i]``.
+    """
+
+    athletes: tuple
+    last: torch.Tensor
+    mid: tuple[torch.Tensor, ...]
+    mlp: tuple[torch.Tensor, ...]
+
+    def rows(self, athletes) -> "Runs":
+        index = {a: i for i, a in enumerate(self.athletes)}
+        take = torch.tensor([index[a] for a in athletes])
+        return Runs(tuple(athletes), self.last[take], tuple(t[take] for t in self.mid), tuple(t[take] for t in self.mlp))
+
+
+def athlete_runs(model, tok, athletes, attribute: str = "sport") -> Runs:
+    """One forward over ``athletes`` in the attribute's first (name-first) template, keeping what ``Runs`` holds.
+
+    The fact-recall page caches this per model for all athletes (the set is fixed), so the ablation
+    and patching views start from it instead of running the same prompts again.
+    """
+    tokens = _tokens(tok, [facts.prompt(a, facts.TEMPLATES[attribute][0]) for a in athletes])  # (N, T)
+    with torch.no_grad():
+        logits, cache = model.run_with_cache(tokens, names_filter=lambda n: n.endswith(("hook_mlp_out", "hook_resid_mid")))
+    L = model.cfg.n_layers
+    return Runs(tuple(athletes), logits[:, -1], tuple(cache[f"blocks.{i}.hook_resid_mid"] for i in range(L)),
+                tuple(cache[f"blocks.{i}.hook_mlp_out"] for i in range(L)))
+
+
+def runs_accuracy(runs: Runs, tok, attribute: str = "sport") -> float:
+    """``accuracy`` for the runs' athletes in the first template, read off the cached logits."""
+    ids = torch.tensor(facts.attribute_ids(tok, attribute))
+    want = ids[torch.tensor([a.attr(attribute) for a in runs.athletes])]
+    return float((runs.last.argmax(-1) == want).float().mean())
+
+
+def mlp_ablation(model, tok, world, attribute: str = "sport", progress=None, runs: Runs | None = None) -> dict[str, list[float]]:
     """Attribute accuracy when one layer's MLP output is mean-ablated at the name tokens or at the final token.
 
     The mean is over athletes at the same position (name-first template), so only the
-    athlete-specific part of the MLP's output is removed.
+    athlete-specific part of the MLP's output is removed. Both ablations of a layer run as one
+    batch, resumed after that layer (``_final_logits_from``) from ``runs`` (all athletes; computed
+    here if not given).
     """
-    tpl = facts.TEMPLATES[attribute][0]
-    tokens = _tokens(tok, [facts.prompt(a, tpl) for a in world.athletes])  # (N, T)
+    runs = runs.rows(world.athletes) if runs is not None else athlete_runs(model, tok, world.athletes, attribute)
     ids = torch.tensor(facts.attribute_ids(tok, attribute))
     want = ids[torch.tensor([a.attr(attribute) for a in world.athletes])]
-    L, final = model.cfg.n_layers, tokens.shape[1] - 1
-    with torch.no_grad():
-        _, cache = model.run_with_cache(tokens, names_filter=lambda n: n.endswith("hook_mlp_out"))
-    out = {"name tokens": [], "final token": []}
+    (N, T, _), L = runs.mlp[0].shape, model.cfg.n_layers
+    labels = {"name tokens": NAME_POS, "final token": [T - 1]}
+    out = {label: [] for label in labels}
     for layer in range(L):
-        hook = f"blocks.{layer}.hook_mlp_out"
-        mean = cache[hook].mean(0)  # (T, d)
-        for label, positions in (("name tokens", NAME_POS), ("final token", [final])):
-            def ablate(act, hook=None, positions=positions, mean=mean):
-                act[:, positions] = mean[positions]
-                return act
-
-            with torch.no_grad():
-                logits = model.run_with_hooks(tokens, fwd_hooks=[(hook, ablate)])[:, -1]  # (N, V)
-            out[label].append(float((logits.argmax(-1) == want).float().mean()))
+        mlp, mid = runs.mlp[layer], runs.mid[layer]  # (N, T, d)
+        mean = mlp.mean(0)  # (T, d)
+        ablated = mlp.repeat(len(labels), 1, 1)  # (2N, T, d): one copy per ablation
+        for k, positions in enumerate(labels.values()):
+            ablated[k * N:(k + 1) * N, positions] = mean[positions]
+        with torch.no_grad():
+            logits = _final_logits_from(model, mid.repeat(len(labels), 1, 1) + ablated, layer + 1)  # (2N, V)
+        for k, label in enumerate(labels):
+            out[label].append(float((logits[k * N:(k + 1) * N].argmax(-1) == want).float().mean()))
         if progress:
             progress((layer + 1) / L)
     return out
@@ -179,33 +299,50 @@ def swap_pairs(world, attribute: str = "sport") -> list[tuple]:
     return pairs
 
 
-def patch_mlp_by_layer(model, tok, pairs, attribute: str = "sport") -> torch.Tensor:
+def patch_mlp_by_layer(model, tok, pairs, attribute: str = "sport", runs: Runs | None = None) -> torch.Tensor:
     """(n_layers, T): share of the logit difference restored by patching one MLP output at one position.
 
     Clean run: athlete A's name-first prompt; corrupted run: partner B (same last name, other
     first name, other value). Each cell copies A's MLP output at one (layer, position) into B's
     run; 1 means B's run now prefers A's value as much as A's own run does, 0 means no change.
-    Uses ``transformer_lens.patching.get_act_patch_mlp_out``; averaged over the pairs.
+    Averaged over the pairs. The numbers of ``transformer_lens.patching.get_act_patch_mlp_out``
+    (tests/test_facts_fast.py checks), computed faster: a layer's cells run in batches resumed
+    after that layer (``_final_logits_from``) from the unpatched ``runs`` (computed here if not
+    given), and a position where A's and B's MLP outputs are equal (BOS) is B's own run.
     """
-    tpl = facts.TEMPLATES[attribute][0]
     ids = facts.attribute_ids(tok, attribute)
-    clean = _tokens(tok, [facts.prompt(a, tpl) for a, _ in pairs])  # (P, T)
-    corrupt = _tokens(tok, [facts.prompt(b, tpl) for _, b in pairs])  # (P, T)
+    if runs is None:
+        clean, corrupt = (athlete_runs(model, tok, side, attribute) for side in zip(*pairs))
+    else:
+        clean, corrupt = (runs.rows(side) for side in zip(*pairs))
     good = torch.tensor([ids[a.attr(attribute)] for a, _ in pairs])
     bad = torch.tensor([ids[b.attr(attribute)] for _, b in pairs])
-    rows = torch.arange(len(pairs))
+    (P, T, _), L = corrupt.mlp[0].shape, model.cfg.n_layers
 
-    def diff(logits):  # (P, T, V) -> (P,)
-        return logits[rows, -1, good] - logits[rows, -1, bad]
+    def diff(last):  # (P, V) final-position logits -> (P,)
+        return last[torch.arange(P), good] - last[torch.arange(P), bad]
 
-    with torch.no_grad():
-        clean_logits, cache = model.run_with_cache(clean, names_filter=lambda n: n.endswith("hook_mlp_out"))
-        base_clean, base_bad = diff(clean_logits), diff(model(corrupt))
+    base_clean, base_bad = diff(clean.last), diff(corrupt.last)
 
-        def metric(logits):
-            return ((diff(logits) - base_bad) / (base_clean - base_bad)).mean()
+    def metric(last):
+        return ((diff(last) - base_bad) / (base_clean - base_bad)).mean()
 
-        return patching.get_act_patch_mlp_out(model, corrupt, cache, metric)  # (L, T)
+    grid = metric(corrupt.last).expand(L, T).clone()  # (L, T): an unchanged run restores nothing
+    for layer in range(L):
+        src, dst = clean.mlp[layer], corrupt.mlp[layer]  # (P, T, d)
+        moved = [pos for pos in range(T) if not torch.equal(src[:, pos], dst[:, pos])]
+        per_run = max(1, ROWS_PER_RUN // P)  # cells per batched run
+        for start in range(0, len(moved), per_run):
+            cells = moved[start:start + per_run]
+            patched = dst.repeat(len(cells), 1, 1)  # (K*P, T, d): copy k gets A's output at cells[k]
+            for k, pos in enumerate(cells):
+                patched[k * P:(k + 1) * P, pos] = src[:, pos]
+            resid = corrupt.mid[layer].repeat(len(cells), 1, 1) + patched  # (K*P, T, d)
+            with torch.no_grad():
+                last = _final_logits_from(model, resid, layer + 1)  # (K*P, V)
+            for k, pos in enumerate(cells):
+                grid[layer, pos] = metric(last[k * P:(k + 1) * P])
+    return grid
 
 
 def same_last_table(model, tok, world, athlete, attribute: str = "sport") -> list[dict]:
