@@ -11,7 +11,7 @@ Run: ``python -m bench.reversal``. Writes bench/results/reversal.json as a list 
 * ``reversal_accuracy_group_backward``: the slow half of those alone (a backward query's answer is
   a two-token name: 150 queries x 50 distinct first names on top of each cached query prefix);
 * ``reversal_accuracy_group_bridge``: the same backward group the way it ran before the cached
-  prefix (``PrefixLM``): full TransformerBridge forwards of every query + first name, for a
+  prefix (``PlainGPT.prefix_cache``): full TransformerBridge forwards of every query + first name, for a
   before/after under the same load;
 * ``reversal_query_figure``: building the two bar charts from a result.
 Target (DESIGN): p95 <= 300 ms for every row but the ``_bridge`` reference.
@@ -47,7 +47,7 @@ def _time(fn, n: int) -> list[float]:
 
 
 def _bridge_group(group: str) -> None:
-    """The backward group scored with plain bridge forwards (the path before ``PrefixLM``)."""
+    """The backward group scored with plain bridge forwards (the path before the cached prefix)."""
     with zoo.use(MODEL) as model:
         rv.group_score(lambda t: model(t), cr.word_tokenizer(MODEL), load_world(MODEL), group, "backward")
 

@@ -15,12 +15,14 @@ set (their log-probability comparison for Experiment 1). We do both on the toy w
   preference for the truth, what the paper reports for reversed facts).
 
 ``forward`` is any callable ``tokens (B, T) -> logits (B, T, V)``: the training module or the
-app's TransformerLens bridge. A :class:`PrefixLM` (the same weights, read from a state dict) is
-also such a callable, and ``answer_logprobs`` gives it the fast path: every query's prefix runs
-once with its keys and values kept, and each candidate's answer tokens run on top of that cache
-(all candidates of all queries in one batched step per answer position), instead of re-running
-the whole prefix once per query and candidate. Same maths, ~6x fewer positions for a backward
-query (a 5-token prefix under each two-token name). No Streamlit here.
+app's TransformerLens bridge. For a :class:`~app.training.plain_gpt.PlainGPT` (the app wraps the
+bridge's weights in one with ``PlainGPT.from_state``) ``answer_logprobs`` takes the fast path:
+every query's prefix runs once with its keys and values kept (``prefix_cache``), and each
+candidate's answer tokens run on top of that cache (``continue_from``; all candidates of all
+queries in one batched step per answer position), instead of re-running the whole prefix once
+per query and candidate. Same maths, ~6x fewer positions for a backward query (a 5-token prefix
+under each two-token name). The bridge cannot cache a prefix itself (see ``plain_gpt``'s
+docstring). No Streamlit here.
 """
 
 from __future__ import annotations
@@ -32,10 +34,10 @@ from functools import lru_cache
 from typing import Callable
 
 import torch
-import torch.nn.functional as F
 from tokenizers import Tokenizer
 
 from app.tasks.reversal import BOS_ID, Fact, World, backward_query, forward_query, make_world
+from app.training.plain_gpt import PlainGPT
 
 Forward = Callable[[torch.Tensor], torch.Tensor]
 DIRECTIONS = ("forward", "backward")
@@ -69,106 +71,23 @@ def answer_text(fact: Fact, direction: str) -> str:
     return fact.pet if direction == "forward" else fact.person
 
 
-_ACTS = {"relu": F.relu, "gelu": F.gelu, "gelu_new": lambda x: F.gelu(x, approximate="tanh")}
+def _cached_answer_logprobs(model: PlainGPT, prefixes: torch.Tensor, answers: torch.Tensor,
+                            chunk: int = 8192) -> torch.Tensor:
+    """``answer_logprobs`` with one cached forward per prefix: (Q, Tp), (C, La) -> (Q, C).
 
-
-class PrefixLM:
-    """A pre-LN GPT (the bridge's maths) run from its state dict, with a key/value cache for shared prefixes.
-
-    ``state``: the bridge's (or ``PlainGPT``'s) ``state_dict()`` (keys ``embed.weight``,
-    ``blocks.L.attn.q.weight``, ``blocks.L.mlp.in.weight``, ``ln_final.weight``, ``unembed.weight`` ...);
-    the tensors are used as they are, not copied. ``cfg``: the model's ``config.json`` fields.
-    Calling it is a plain forward ``tokens (B, T) -> logits (B, T, V)``.
+    Answer position ``j`` runs every distinct answer head ``answers[:, :j]`` once per query on top
+    of that query's cached prefix; queries go in chunks of about ``chunk`` (query, head) rows.
     """
-
-    def __init__(self, state: dict[str, torch.Tensor], cfg: dict):
-        if not self.supports(cfg):
-            raise ValueError(f"PrefixLM supports standard positions, LN or none, {sorted(_ACTS)}; got {cfg}")
-        self.w, self.cfg = state, cfg
-        self.H, self.dh = cfg["n_heads"], cfg["d_head"]
-        self.ln = cfg.get("normalization_type") == "LN"
-        self.eps = float(cfg.get("eps", 1e-5))
-        self.act = _ACTS[cfg.get("act_fn") or "gelu"]
-        self.scale = math.sqrt(self.dh)
-
-    @staticmethod
-    def supports(cfg: dict) -> bool:
-        return (cfg.get("positional_embedding_type", "standard") == "standard"
-                and cfg.get("normalization_type") in ("LN", None) and (cfg.get("act_fn") or "gelu") in _ACTS
-                and not cfg.get("gated_mlp") and (cfg.get("n_key_value_heads") or cfg["n_heads"]) == cfg["n_heads"]
-                and cfg.get("attention_dir", "causal") == "causal" and cfg.get("attn_scale", -1.0) <= 0
-                and cfg.get("output_logits_soft_cap", -1.0) <= 0 and cfg.get("attn_scores_soft_cap", -1.0) <= 0)
-
-    def _norm(self, x: torch.Tensor, name: str) -> torch.Tensor:
-        if not self.ln:
-            return x
-        return F.layer_norm(x, x.shape[-1:], self.w[f"{name}.weight"], self.w[f"{name}.bias"], self.eps)
-
-    def _lin(self, x: torch.Tensor, name: str) -> torch.Tensor:
-        return F.linear(x, self.w[f"{name}.weight"], self.w.get(f"{name}.bias"))
-
-    def _blocks(self, x: torch.Tensor, past: list | None) -> tuple[torch.Tensor, list]:
-        """x (A, U, T, d) at positions after ``past``'s; past[L] = (k, v), each (P, H, Tp, dh), or None.
-
-        A is 1 or P: new tokens shared by every cached prefix broadcast against all of them.
-        Returns the residual (max(A, P), U, T, d) and this call's own (k, v) per layer.
-        """
-        T, kv = x.shape[2], []
-        causal = torch.ones(T, T, dtype=torch.bool).triu(1)  # (T, T): True = masked
-        for L in range(self.cfg["n_layers"]):
-            b = f"blocks.{L}"
-            h = self._norm(x, f"{b}.ln1")
-            q, k, v = (self._lin(h, f"{b}.attn.{n}").unflatten(-1, (self.H, self.dh)).transpose(-3, -2)
-                       for n in "qkv")  # each (A, U, H, T, dh)
-            kv.append((k, v))
-            scores = (q @ k.transpose(-1, -2) / self.scale).masked_fill(causal, float("-inf"))  # (A, U, H, T, T)
-            if past is None:
-                z = scores.softmax(-1) @ v  # (A, U, H, T, dh)
-            else:
-                pk, pv = past[L]  # (P, H, Tp, dh); einsum, not a broadcast matmul: 10x faster here
-                sp = torch.einsum("puhtd,phsd->puhts", q.expand(len(pk), -1, -1, -1, -1), pk) / self.scale  # (P, U, H, T, Tp)
-                pattern = torch.cat([sp, scores.expand(*sp.shape[:-1], T)], -1).softmax(-1)  # (P, U, H, T, Tp + T)
-                Tp = sp.shape[-1]
-                z = torch.einsum("puhts,phsd->puhtd", pattern[..., :Tp], pv) + pattern[..., Tp:] @ v  # (P, U, H, T, dh)
-            x = x + self._lin(z.transpose(-3, -2).flatten(-2), f"{b}.attn.o")  # (., U, T, d)
-            if f"{b}.mlp.in.weight" in self.w:
-                x = x + self._lin(self.act(self._lin(self._norm(x, f"{b}.ln2"), f"{b}.mlp.in")), f"{b}.mlp.out")
-        return x, kv
-
-    def _embed(self, tokens: torch.Tensor, start: int) -> torch.Tensor:
-        """tokens (..., T) -> (..., T, d): token plus position embedding, positions start..start+T-1."""
-        return self.w["embed.weight"][tokens] + self.w["pos_embed.weight"][start:start + tokens.shape[-1]]
-
-    def _logits(self, x: torch.Tensor) -> torch.Tensor:
-        return self._lin(self._norm(x, "ln_final"), "unembed")  # (..., d) -> (..., V)
-
-    @torch.no_grad()
-    def __call__(self, tokens: torch.Tensor) -> torch.Tensor:
-        x, _ = self._blocks(self._embed(tokens, 0)[:, None], None)  # (B, 1, T, d)
-        return self._logits(x[:, 0])  # (B, T, V)
-
-    @torch.no_grad()
-    def answer_logprobs(self, prefixes: torch.Tensor, answers: torch.Tensor, chunk: int = 8192) -> torch.Tensor:
-        """``answer_logprobs`` with one cached forward per prefix: (Q, Tp), (C, La) -> (Q, C).
-
-        Answer position ``j`` runs every distinct answer head ``answers[:, :j+1]`` once per query on
-        top of that query's cached prefix; queries go in chunks of about ``chunk`` rows.
-        """
-        Q, Tp = prefixes.shape
-        C, La = answers.shape
-        x, kv = self._blocks(self._embed(prefixes, 0)[:, None], None)  # (Q, 1, Tp, d); (Q, 1, H, Tp, dh) per layer
-        past = [(k[:, 0], v[:, 0]) for k, v in kv]  # (Q, H, Tp, dh) per layer
-        total = self._logits(x[:, 0, -1]).float().log_softmax(-1)[:, answers[:, 0]]  # (Q, C)
-        for j in range(1, La):
-            heads, inverse = torch.unique(answers[:, :j], dim=0, return_inverse=True)  # (U, j), (C,)
-            new = self._embed(heads, Tp)[None]  # (1, U, j, d)
-            step = max(1, chunk // heads.shape[0])
-            for s in range(0, Q, step):
-                part = [(k[s:s + step], v[s:s + step]) for k, v in past]
-                y, _ = self._blocks(new, part)  # (q, U, j, d)
-                logp = self._logits(y[:, :, -1]).float().log_softmax(-1)  # (q, U, V)
-                total[s:s + step] += logp[:, inverse, answers[:, j]]  # (q, C)
-        return total
+    C, La = answers.shape
+    cache = model.prefix_cache(prefixes)
+    total = cache.logits.float().log_softmax(-1)[:, answers[:, 0]]  # (Q, C)
+    for j in range(1, La):
+        heads, inverse = torch.unique(answers[:, :j], dim=0, return_inverse=True)  # (U, j), (C,)
+        step = max(1, chunk // heads.shape[0])
+        for s in range(0, len(cache), step):
+            logits = model.continue_from(cache.rows(s, s + step), heads)[:, :, -1]  # (q, U, V)
+            total[s:s + step] += logits.float().log_softmax(-1)[:, inverse, answers[:, j]]  # (q, C)
+    return total
 
 
 @torch.no_grad()
@@ -176,13 +95,13 @@ def answer_logprobs(forward: Forward, prefixes: torch.Tensor, answers: torch.Ten
     """Summed log p of each answer after each prefix (teacher-forced).
 
     prefixes (Q, Tp) int64 (BOS + query), answers (C, La) int64 -> (Q, C) float: every query
-    against every candidate. A :class:`PrefixLM` takes its cached-prefix path. Any other
+    against every candidate. A :class:`PlainGPT` takes its cached-prefix path. Any other
     ``forward`` reads answer token ``j`` off one full forward per distinct answer prefix of
     length ``j`` (a pet: one forward per query; a person: one per query and distinct first
     name), not one per candidate.
     """
-    if isinstance(forward, PrefixLM):
-        return forward.answer_logprobs(prefixes, answers)
+    if isinstance(forward, PlainGPT):
+        return _cached_answer_logprobs(forward, prefixes, answers)
     Q, Tp = prefixes.shape
     C, La = answers.shape
     total = torch.zeros(Q, C)

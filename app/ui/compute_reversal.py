@@ -6,11 +6,15 @@ The scoring itself is ``app.analysis.reversal``.
 
 from __future__ import annotations
 
+import threading
+import weakref
+
 import streamlit as st
 from tokenizers import Tokenizer
 
 from app import zoo
 from app.analysis import reversal as rv
+from app.training.plain_gpt import PlainGPT
 from app.ui.compute import CACHE
 
 
@@ -20,16 +24,23 @@ def word_tokenizer(model_name: str) -> Tokenizer:
     return Tokenizer.from_file(str(zoo.model_dir(model_name) / "tokenizer.json"))
 
 
-def _forward(model_name: str, model):
-    """The bridge's weights as a ``PrefixLM`` (cached-prefix scoring, same numbers); the bridge itself otherwise.
+_plain: "weakref.WeakKeyDictionary[object, PlainGPT]" = weakref.WeakKeyDictionary()  # bridge -> its weights
+_plain_lock = threading.Lock()
 
-    Read under the model's lock on every call: ``state_dict()`` hands out the live tensors
-    without copying (about 2 ms), so nothing can go stale.
+
+def _forward(model_name: str, model):
+    """The bridge's weights as a ``PlainGPT`` (cached-prefix scoring, same numbers); the bridge itself otherwise.
+
+    ``from_state`` shares the bridge's tensors (no copy), so the wrapper kept per loaded bridge
+    always computes with the bridge's current weights; building it costs ~10 ms, once per bridge.
     """
     cfg = zoo.config(model_name)
-    if rv.PrefixLM.supports(cfg):
-        return rv.PrefixLM(model.state_dict(), cfg)
-    return lambda tokens: model(tokens)  # (B, T) -> (B, T, d_vocab)
+    if not PlainGPT.supports(cfg):
+        return lambda tokens: model(tokens)  # (B, T) -> (B, T, d_vocab)
+    with _plain_lock:
+        if model not in _plain:
+            _plain[model] = PlainGPT.from_state(model.state_dict(), cfg)
+        return _plain[model]
 
 
 def _result(r: rv.QueryResult) -> dict:
