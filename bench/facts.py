@@ -3,8 +3,10 @@
 Run: ``python -m bench.facts``. Writes bench/results/facts.json as a list of
 {"widget", "page", "p50_ms", "p95_ms", "n"}. Each call bypasses the result cache
 (``__wrapped__``) and uses another name, so it is what a reader waits for on a view nobody
-has opened yet. The probe view fits 9 sites x 2 folds of L-BFGS probes; ablation runs
-8 hooked passes over all athletes; patching all pairs runs 4 x 6 patched passes.
+has opened yet. The probe view fits 9 sites x 2 folds of probes (one batched Newton solve) on
+residuals cached per model; ablation and patching resume 8 ablations / 4 x 5 patched cells after
+their layer from every athlete's run, cached per model. Those per-model caches (one forward each)
+fill in the warm-up round, except the city probe residuals, which the first city call (round 1) pays.
 """
 
 from __future__ import annotations

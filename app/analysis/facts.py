@@ -96,7 +96,7 @@ def residuals(model, tok, world, template: str, pos: int | None = LAST_NAME_POS)
 
 def _fit_probes(x: torch.Tensor, y: torch.Tensor, k: int, l2: float, tol: float = 1e-9,
                 max_steps: int = 50) -> tuple[torch.Tensor, torch.Tensor]:
-    """S multinomial logistic regressions at once, x (S, n, d) -> y (n,) in k classes; w (S, d, k), b (S, k).
+    """S multinomial logistic regressions at once, x (S, n, d) -> y (n,) or (S, n) in k classes; w (S, d, k), b (S, k).
 
     Minimises mean cross-entropy + ``l2`` * |w|^2 (bias unpenalised) by Newton's method with a
     backtracking line search, to a gradient below ``tol`` in float64: the exact optimum, whatever
@@ -110,7 +110,7 @@ def _fit_probes(x: torch.Tensor, y: torch.Tensor, k: int, l2: float, tol: float 
     S, n, d = x.shape
     D, m = d + 1, k - 1
     xt = torch.cat([x.double(), x.new_ones(S, n, 1, dtype=torch.float64)], -1)  # (S, n, D): bias column
-    Y = torch.nn.functional.one_hot(y, k).double()  # (n, k)
+    Y = torch.nn.functional.one_hot(y, k).double()  # (n, k) or (S, n, k)
     E = torch.linalg.qr(torch.eye(k, dtype=torch.float64) - 1.0 / k)[0][:, :m]  # (k, m): orthonormal, sums to 0
     pen = torch.ones(D, 1, dtype=torch.float64)
     pen[-1] = 0  # (D, 1): the bias row is not penalised
@@ -169,13 +169,21 @@ def probe_accuracies(x: torch.Tensor, y: torch.Tensor, fold: torch.Tensor, l2: f
     athletes had (a random split would make that score *below* chance).
     """
     x = x.float()
-    n, k = len(y), int(y.max()) + 1
-    correct = torch.zeros(x.shape[0], dtype=torch.long)
-    for f in fold.unique():
-        test = fold == f
+    S, (n, k) = x.shape[0], (len(y), int(y.max()) + 1)
+    folds = [fold == f for f in fold.unique()]
+    train_x, test_x, train_y = [], [], []
+    for test in folds:
         mu, sd = x[:, ~test].mean(1, keepdim=True), x[:, ~test].std(1, keepdim=True) + 1e-6  # (S, 1, d)
-        xt, xs = (x[:, ~test] - mu) / sd, (x[:, test] - mu) / sd  # (S, n_train, d), (S, n_test, d)
-        w, b = _fit_probes(xt, y[~test], k, l2)  # (S, d, k), (S, k)
+        train_x.append((x[:, ~test] - mu) / sd)  # (S, n_train, d)
+        test_x.append((x[:, test] - mu) / sd)  # (S, n_test, d)
+        train_y.append(y[~test].expand(S, -1))  # (S, n_train)
+    if len({ty.shape[1] for ty in train_y}) == 1:  # folds of one size: all S * n_folds fits in one batch
+        w, b = _fit_probes(torch.cat(train_x), torch.cat(train_y), k, l2)  # (F*S, d, k), (F*S, k)
+        fits = list(zip(w.split(S), b.split(S)))
+    else:
+        fits = [_fit_probes(tx, ty, k, l2) for tx, ty in zip(train_x, train_y)]
+    correct = torch.zeros(S, dtype=torch.long)
+    for test, xs, (w, b) in zip(folds, test_x, fits):
         correct += ((xs.double() @ w + b[:, None]).argmax(-1) == y[test]).sum(-1)
     return (correct / n).tolist()
 
