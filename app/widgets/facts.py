@@ -109,5 +109,5 @@ class FactLayersParams(WidgetParams):
         pick = (f"pairs = [p for p in fa.swap_pairs(world) if p[0].name == {self.first + ' ' + self.last!r}]\n"
                 if self.first else "pairs = fa.swap_pairs(world)  # (athlete, same last name, other sport)\n")
         return (_WORLD.format(model=self.model) + pick
-                + "restored = fa.patch_mlp_by_layer(model, tok, pairs)  # (n_layers, n_positions), via "
-                "transformer_lens.patching\n")
+                + "restored = fa.patch_mlp_by_layer(model, tok, pairs)  # (n_layers, n_positions); equals "
+                "transformer_lens.patching.get_act_patch_mlp_out\n")
