@@ -129,6 +129,16 @@ def test_home_and_framework_page(server, browser):
     _assert_clean(page)
     assert not dialogs
 
+    # a whole-page rerun (an exercise answer) keeps the attention views: their iframes must not reload
+    reloads = []
+    page.on("framenavigated", lambda f: reloads.append(f.url[:60]) if f != page.main_frame else None)
+    answer = page.get_by_label("Token", exact=True)
+    answer.fill("hello")
+    answer.press("Enter")
+    _wait_idle(page)
+    page.wait_for_timeout(1000)
+    assert not reloads, reloads
+
 
 def test_copied_url_and_hostile_input(server, browser):
     page = browser.new_page(viewport={"width": 1500, "height": 1000})

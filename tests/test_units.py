@@ -49,6 +49,7 @@ def test_precomputed_props_are_script_safe_and_rounded():
     assert att["attention"] == [[[1.0, 0.0], [0.1235, 0.8765]]] and att["headLabels"] == ["L0H0"]
     page = view_html("AttentionPatterns", props=text)
     assert page.count("</script>") == 1 and text in page
+    assert view_html("AttentionPatterns", props=text) == page  # same props, same HTML: no iframe reload on rerun
 
 
 def test_widget_params_validate_ranges_and_models():

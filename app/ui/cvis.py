@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import uuid
 from pathlib import Path
 
 import circuitsvis
@@ -105,7 +104,10 @@ def view_html(component: str, props: str | None = None, **kwargs) -> str:
     the parent window and every other figure reuses it (``<script src>`` in several iframes
     loading at once fetched it twice in Chromium, measured in tests/test_browser.py).
     """
-    div = "cv-" + uuid.uuid4().hex[:12]
+    # A fixed id: each figure is its own document, and the same props must give the same HTML, or Streamlit
+    # reloads the iframe (and circuitsvis redraws) on every rerun of the page, e.g. each exercise check
+    # (a random id here reloaded both attention views of the framework page: 12.5 s of browser work).
+    div = "cv-root"
     payload = props if props is not None else props_json(**kwargs)
     script = (_LOADER.replace("VERSION", safe_json(circuitsvis.__version__)).replace("URL", safe_json(BUNDLE_URL))
               .replace("DIV", safe_json(div)).replace("COMPONENT", safe_json(component)).replace("PROPS", payload))
