@@ -247,7 +247,7 @@ class Knockout:
     """The clean run with some heads mean-ablated at END: its logit difference and every head's attention from END."""
 
     logit_diff: float  # mean over the batch
-    attention: dict  # "END->IO", "END->S1", "END->S2" -> (L, H), mean over the batch
+    attention: dict  # "END->IO", "END->S1", "END->S2", "END->S" (S1 + S2) -> (L, H), mean over the batch
 
 
 @torch.no_grad()
@@ -267,17 +267,16 @@ def knockout(model, batch: Batch, heads: list[tuple[int, int]], reference: torch
     hooks += [(f"blocks.{l}.attn.hook_pattern", grab) for l in range(model.cfg.n_layers)]
     logits = model.run_with_hooks(batch.tokens, fwd_hooks=hooks)
     pat = torch.stack([got[l] for l in range(model.cfg.n_layers)], 1)  # (N, L, H, T)
-    return Knockout(logit_diff(logits, batch.io, batch.s).mean().item(),
-                    {f"END->{r}": pat[..., p[r]].mean(0) for r in ("IO", "S1", "S2")})
+    attention = {f"END->{r}": pat[..., p[r]].mean(0) for r in ("IO", "S1", "S2")}
+    attention["END->S"] = attention["END->S1"] + attention["END->S2"]
+    return Knockout(logit_diff(logits, batch.io, batch.s).mean().item(), attention)
 
 
 def mover_attention_after_ablation(model, batch: Batch, heads: list[tuple[int, int]], movers: list[tuple[int, int]],
                                    reference: torch.Tensor | None = None) -> dict[str, float]:
     """The movers' mean attention from END to the IO and to S (S1 + S2), with ``heads`` mean-ablated at END."""
     a = knockout(model, batch, heads, reference).attention
-    io = torch.stack([a["END->IO"][l, h] for l, h in movers]).mean()
-    s = torch.stack([a["END->S1"][l, h] + a["END->S2"][l, h] for l, h in movers]).mean()
-    return {"END->IO": float(io), "END->S": float(s)}
+    return {k: float(torch.stack([a[k][l, h] for l, h in movers]).mean()) for k in ("END->IO", "END->S")}
 
 
 @torch.no_grad()

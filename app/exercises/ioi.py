@@ -73,22 +73,20 @@ def ioi_knockout_mover(answer: str, model: str, knock: str = "L0H3", template: i
 
     A, _, tok = _setup(model)
     movers = [tuple(int(x) for x in h.split(".")) for h in zoo.metrics(model)["name_mover_heads"]]
-    head = parse_head(answer)
-    if head is None:
+    given = parse_head(answer)
+    if given is None:
         return CheckResult(False, "Write one head as L<layer>H<head>, for example L1H3.")
-    given = [head]
     batch = A.standard_batch(tok, template, order)
     with zoo.use(model) as m:
         intact = A.knockout(m, batch, [])
         out = A.knockout(m, batch, parse_heads(knock), A.corrupted(tok, batch, "abc"))
-    to_s = lambda k, l, h: float(k.attention["END->S1"][l, h] + k.attention["END->S2"][l, h])  # noqa: E731
-    rise = {(l, h): to_s(out, l, h) - to_s(intact, l, h) for l, h in movers}
+    rise = {(l, h): float(out.attention["END->S"][l, h] - intact.attention["END->S"][l, h]) for l, h in movers}
     want = max(rise, key=rise.get)
     summary = ", ".join(f"L{l}H{h} {rise[(l, h)]:+.2f}" for l, h in movers)
-    if given[0] == want:
+    if given == want:
         return CheckResult(True, f"Correct: attention to S rises by {summary}.")
-    if given[0] not in rise:
-        return CheckResult(False, f"L{given[0][0]}H{given[0][1]} is not one of the name movers "
+    if given not in rise:
+        return CheckResult(False, f"L{given[0]}H{given[1]} is not one of the name movers "
                                   f"({', '.join(f'L{l}H{h}' for l, h in movers)}); compare their orange bars.")
     return CheckResult(False, "Compare the two orange bars (intact, knocked out) of each name mover.")
 

@@ -167,5 +167,4 @@ class IOIKnockoutParams(IOIParams, HeadList):
                 "intact = A.knockout(model, batch, [])\n"
                 f"out = A.knockout(model, batch, {self.head_list}, bad)  # outputs at END -> their ABC mean\n"
                 "print(intact.logit_diff, '->', out.logit_diff)\n"
-                "print(out.attention['END->S1'] + out.attention['END->S2'] - intact.attention['END->S1']"
-                " - intact.attention['END->S2'])  # (L, H) change in attention to S\n")
+                "print(out.attention['END->S'] - intact.attention['END->S'])  # (L, H) change in attention to S1 + S2\n")

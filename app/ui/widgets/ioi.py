@@ -263,12 +263,11 @@ def ioi_knockout_ui(key: str, defaults: IOIKnockoutParams) -> None:
         return
     x = [f"L{l}H{h}" for l, h in later]
     at = lambda run, role: [run[role][l][h] for l, h in later]  # noqa: E731
-    s_of = lambda run: [a + b for a, b in zip(at(run, "END->S1"), at(run, "END->S2"))]  # noqa: E731
     fig = go.Figure()
     fig.add_bar(x=x, y=at(r["intact"], "END->IO"), name="END → IO, intact", marker_color="#a8dadc")
     fig.add_bar(x=x, y=at(r["out"], "END->IO"), name="END → IO, knocked out", marker_color="#2a9d8f")
-    fig.add_bar(x=x, y=s_of(r["intact"]), name="END → S (S1 + S2), intact", marker_color="#f4a261")
-    fig.add_bar(x=x, y=s_of(r["out"]), name="END → S (S1 + S2), knocked out", marker_color="#e76f51")
+    fig.add_bar(x=x, y=at(r["intact"], "END->S"), name="END → S (S1 + S2), intact", marker_color="#f4a261")
+    fig.add_bar(x=x, y=at(r["out"], "END->S"), name="END → S (S1 + S2), knocked out", marker_color="#e76f51")
     fig.update_layout(barmode="group", height=360, yaxis_title="attention (mean over prompts)",
                       title="Attention from END of the heads after the knocked-out ones",
                       margin=dict(l=10, r=10, t=50, b=10), legend=dict(orientation="h", y=-0.2))
