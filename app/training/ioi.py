@@ -355,12 +355,12 @@ def measure(model, tok) -> dict:
     # against S directly (then it is an S-suppressor too: two roles, one head).
     # Without name movers: heads whose output matters by patching but whose direct effect is small.
     inhibition_test = {}
+    batches = [(b, A.corrupted(tok, b, "abc")) for b in (A.standard_batch(tok, t, o) for t, o in LAYOUTS)]
     if movers:
         pairs = [_pair(h) for h in movers]
-        batches = [A.standard_batch(tok, t, o) for t, o in LAYOUTS]
 
         def mover_attention(heads):
-            rows = [A.mover_attention_after_ablation(model, b, heads, pairs, A.corrupted(tok, b, "abc")) for b in batches]
+            rows = [A.mover_attention_after_ablation(model, b, heads, pairs, bad) for b, bad in batches]
             return {k: round(float(np.mean([r[k] for r in rows])), 4) for k in rows[0]}
 
         inhibition_test["none"] = mover_attention([])
@@ -379,8 +379,7 @@ def measure(model, tok) -> dict:
                       ("all of these", list(dict.fromkeys(movers + s_inhib + suppress)))):
         if hs:
             pairs = [_pair(h) for h in hs]
-            ablation[label] = round(float(np.mean([A.ablate_heads(model, b, pairs, A.corrupted(tok, b, "abc"))
-                                                   for b in (A.standard_batch(tok, t, o) for t, o in LAYOUTS)])), 4)
+            ablation[label] = round(float(np.mean([A.ablate_heads(model, b, pairs, bad) for b, bad in batches])), 4)
     return {
         "logit_diff": ev["test"]["logit_diff"], "ioi_accuracy": ev["test"]["accuracy"], "ioi_top1": ev["test"]["top1"],
         "by_split": ev, "varied_spans": {k: round(v, 4) if isinstance(v, float) else v for k, v in varied.items()},
@@ -402,8 +401,7 @@ def _heads_below(layer: int, n_heads: int) -> list[str]:
 
 
 def _at(t: torch.Tensor, head: str) -> float:
-    layer, h = (int(x) for x in head.split("."))
-    return float(t[layer, h])
+    return float(t[_pair(head)])
 
 
 def card(recipe: IOIRecipe, m: dict) -> str:
