@@ -49,20 +49,15 @@ def lookup(model_name: str, first: str, last: str, attribute: str) -> dict:
 
 
 @st.cache_resource(max_entries=8, show_spinner=False)
-def _probe_residuals(model_name: str, attribute: str, stamp: tuple[int, int]) -> torch.Tensor:
+def _probe_residuals(model_name: str, attribute: str) -> torch.Tensor:
     """(n_sites, N, T, d_model): every athlete's residual stream in the attribute's probe template.
 
-    The probe view's data set is fixed per model: one forward serves every position. ``stamp`` (the
-    weight file's mtime and size) keys it to the weights.
+    The probe view's data set is fixed per model: one forward serves every position. Keyed by the model's
+    name like the zoo itself, which loads a model's weights once per process.
     """
     world, tok = fa.load_world(model_name), word_tokenizer(model_name)
     with zoo.use(model_name) as model:
         return fa.residuals(model, tok, world, facts.TEMPLATES[attribute][0], pos=None)[1]
-
-
-def _stamp(model_name: str) -> tuple[int, int]:
-    info = (zoo.model_dir(model_name) / "model.safetensors").stat()
-    return info.st_mtime_ns, info.st_size
 
 
 @st.cache_data(**CACHE)
@@ -70,7 +65,7 @@ def probes(model_name: str, attribute: str, position: str) -> dict:
     """Held-out probe accuracy at every residual site, for one attribute at one token."""
     world, tok = fa.load_world(model_name), word_tokenizer(model_name)
     pos = -1 if position == "final" else POSITIONS[position]
-    res = _probe_residuals(model_name, attribute, _stamp(model_name))  # (S, N, T, d)
+    res = _probe_residuals(model_name, attribute)  # (S, N, T, d)
     with zoo.use(model_name) as model:
         by_site = fa.probe_by_site(model, tok, world, attribute, pos, res=res)
     return {"sites": list(by_site), "accuracy": list(by_site.values()),
@@ -79,7 +74,7 @@ def probes(model_name: str, attribute: str, position: str) -> dict:
 
 
 @st.cache_resource(max_entries=4, show_spinner=False)
-def _sport_runs(model_name: str, stamp: tuple[int, int]) -> fa.Runs:
+def _sport_runs(model_name: str) -> fa.Runs:
     """Every athlete's unpatched sport run (logits, resid_mid, mlp_out per layer): the layer views start from it."""
     world, tok = fa.load_world(model_name), word_tokenizer(model_name)
     with zoo.use(model_name) as model:
@@ -89,7 +84,7 @@ def _sport_runs(model_name: str, stamp: tuple[int, int]) -> fa.Runs:
 @st.cache_data(**CACHE)
 def ablation(model_name: str) -> dict:
     world, tok = fa.load_world(model_name), word_tokenizer(model_name)
-    runs = _sport_runs(model_name, _stamp(model_name))
+    runs = _sport_runs(model_name)
     with zoo.use(model_name) as model:
         return {"base": fa.runs_accuracy(runs, tok, "sport"), **fa.mlp_ablation(model, tok, world, "sport", runs=runs)}
 
@@ -103,7 +98,7 @@ def patching(model_name: str, first: str, last: str) -> dict:
         pairs = [p for p in pairs if p[0].first_name == first and p[0].last_name == last]
         if not pairs:
             raise ValueError(f"{first} {last} is not an athlete of the world.")
-    runs = _sport_runs(model_name, _stamp(model_name))
+    runs = _sport_runs(model_name)
     with zoo.use(model_name) as model:
         grid = fa.patch_mlp_by_layer(model, tok, pairs, "sport", runs=runs)  # (L, T)
     a, b = pairs[0]
