@@ -12,14 +12,10 @@ from app.training.measure import head_label
 
 
 def _pairs(model: str, task: str, n_prompts: int, seed: int):
-    from app.analysis import atp
+    """The widget's prompt pairs on its default view (template 0, ABBA, spans of 10, no filler)."""
+    from app.widgets.atp import pairs_for
 
-    cfg = zoo.config(model)
-    if task == "ioi":
-        from app.tasks import ioi
-
-        return atp.ioi_pairs(ioi.load_tokenizer(zoo.model_dir(model)), n_prompts, seed)
-    return atp.repeat_pairs(cfg["d_vocab"], 10, n_prompts, seed, vocab=zoo.repeat_vocab(model))
+    return pairs_for(model, task, n_prompts, seed, template=0, order="ABBA", half_len=10)
 
 
 def _end_heads(answer: str, model: str, task: str, direction: str, n_prompts: int, seed: int):

@@ -13,27 +13,10 @@ import streamlit as st
 from app import zoo
 from app.analysis import atp
 from app.training.measure import head_label
+from app.widgets.atp import pairs_for
 
 SWEEP_TEXT = {"head": "Patching every head at every position", "mlp": "Patching every MLP output at every position",
               "resid": "Patching the residual stream at every layer and position"}
-
-
-def pairs_for(model_name: str, task: str, n_prompts: int, seed: int, template: int, order: str, half_len: int,
-              prefix: int = 0):
-    """The prompt pairs of a widget's parameters (IOI through the model's own tokenizer); ValueError when the
-    prompts (with ``prefix`` filler sentences) are longer than the model's context."""
-    if task == "ioi":
-        from app.tasks import ioi
-
-        pairs = atp.ioi_pairs(ioi.load_tokenizer(zoo.model_dir(model_name)), n_prompts, seed, template, order,
-                              prefix=prefix)
-        n_ctx = zoo.config(model_name)["n_ctx"]
-        if pairs.clean.shape[1] > n_ctx:
-            raise ValueError(f"with {prefix} filler sentence(s) these prompts are {pairs.clean.shape[1]} tokens long, "
-                             f"and {model_name} reads {n_ctx}: use less filler or another seed")
-        return pairs
-    cfg = zoo.config(model_name)
-    return atp.repeat_pairs(cfg["d_vocab"], half_len, n_prompts, seed, vocab=zoo.repeat_vocab(model_name))
 
 
 def _rows(model_name: str, site: str) -> list[str]:
