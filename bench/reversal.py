@@ -19,19 +19,14 @@ Target (DESIGN): p95 <= 300 ms for every row but the ``_bridge`` reference.
 
 from __future__ import annotations
 
-import json
-import os
-import platform
 import time
-
-import torch
 
 from app import zoo
 from app.analysis import reversal as rv
 from app.analysis.reversal import load_world
 from app.ui import compute_reversal as cr
 from app.ui.widgets.reversal import _candidates_figure
-from bench.common import RESULTS, summarise
+from bench.common import run_and_write, summarise
 
 MODEL = "reversal-small"
 N = 20
@@ -73,16 +68,7 @@ def latencies() -> list[dict]:
 
 
 def main() -> None:
-    torch.set_num_threads(zoo.TORCH_THREADS)
-    load_before = os.getloadavg()[0]
-    rows = latencies()
-    RESULTS.mkdir(exist_ok=True)
-    out = {"machine": f"{platform.machine()}, {torch.get_num_threads()} torch thread(s), load average "
-                      f"{load_before:.1f} before / {os.getloadavg()[0]:.1f} after on {os.cpu_count()} cores",
-           "results": rows}
-    (RESULTS / "reversal.json").write_text(json.dumps(out, indent=1) + "\n")
-    for r in rows:
-        print(f"{r['widget']:34s} p50 {r['p50_ms']:7.1f} ms   p95 {r['p95_ms']:7.1f} ms")
+    run_and_write("reversal", latencies)
 
 
 if __name__ == "__main__":
